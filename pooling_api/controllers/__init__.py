@@ -1,0 +1,1 @@
+"""pooling_api/controllers."""

@@ -1,0 +1,21 @@
+#!/bin/bash
+# Create (or refresh) the project's virtualenv in .venv, pinned with the
+# OpenStack 2026.2 upper constraints that ship beside the project (the upstream
+# URL is not reachable from these machines). Sourced by the other tools.
+set -eu
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${POOLING_VENV:-$ROOT/.venv}"
+CONSTRAINTS="${TOX_CONSTRAINTS_FILE:-$ROOT/../shared/reference/upper-constraints.txt}"
+[ -f "$CONSTRAINTS" ] || CONSTRAINTS="$ROOT/upper-constraints.txt"
+if [ ! -x "$VENV/bin/python" ]; then
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install -q --upgrade pip
+fi
+STAMP="$VENV/.pooling-installed"
+REQS="$ROOT/requirements.txt $ROOT/test-requirements.txt $ROOT/pyproject.toml"
+if [ ! -f "$STAMP" ] || [ -n "$(find $REQS -newer "$STAMP" 2>/dev/null)" ]; then
+    "$VENV/bin/pip" install -q -c "$CONSTRAINTS" -r "$ROOT/requirements.txt" \
+        -r "$ROOT/test-requirements.txt"
+    "$VENV/bin/pip" install -q -c "$CONSTRAINTS" --no-deps -e "$ROOT"
+    touch "$STAMP"
+fi
