@@ -1,0 +1,1 @@
+"""openstackclient plugin for the pooling service."""
