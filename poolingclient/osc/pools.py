@@ -1,0 +1,215 @@
+"""``openstack accelerator pool ...``: pools, their hosts, devices and usage.
+
+These are the operator's view of the pool (admin to change, reader to list).
+"""
+
+from osc_lib.command import command
+
+from poolingclient.osc import common
+
+POOL_FIELDS = [
+    ("UUID", "uuid"),
+    ("Name", "name"),
+    ("Hosts", "host_count"),
+    ("Devices", "device_count"),
+]
+POOL_LONG = [
+    ("Description", "description"),
+    ("Created At", "created_at"),
+    ("Updated At", "updated_at"),
+]
+
+HOST_FIELDS = [
+    ("UUID", "uuid"),
+    ("Name", "name"),
+    ("Pool", "pool"),
+    ("Fabric", "fabric"),
+    ("State", "state"),
+    ("Devices", "device_count"),
+]
+HOST_LONG = [
+    ("CPU (milli)", "cpu_milli"),
+    ("RAM (MB)", "ram_mb"),
+    ("Last Heartbeat", "last_heartbeat"),
+]
+
+DEVICE_FIELDS = [
+    ("UUID", "uuid"),
+    ("Host", "host"),
+    ("Vendor", "vendor"),
+    ("Model", "model"),
+    ("PCI Address", "pci_address"),
+    ("Memory (MB)", "memory_mb"),
+    ("Health", "health"),
+]
+DEVICE_LONG = [
+    ("Pool", "pool"),
+    ("NUMA Node", "numa_node"),
+    ("Isolation", "isolation"),
+    ("Free Compute %", "free.compute_percent"),
+    ("Free Memory (MB)", "free.memory_mb"),
+    ("Health Reason", "health_reason"),
+]
+
+USAGE_FIELDS = [
+    ("Pool", "pool"),
+    ("Model", "model"),
+    ("Devices", "devices"),
+    ("Capacity Compute %", "capacity.compute_percent"),
+    ("Capacity Memory (MB)", "capacity.memory_mb"),
+    ("Allocated Compute %", "allocated.compute_percent"),
+    ("Allocated Memory (MB)", "allocated.memory_mb"),
+    ("Free Compute %", "free.compute_percent"),
+    ("Free Memory (MB)", "free.memory_mb"),
+    ("Stranded Compute %", "stranded.compute_percent"),
+    ("Stranded Memory (MB)", "stranded.memory_mb"),
+]
+
+
+def _long(parser):
+    parser.add_argument(
+        "--long", action="store_true", default=False, help="List additional fields in output"
+    )
+
+
+class ListPool(command.Lister):
+    """List accelerator pools."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        _long(parser)
+        return parser
+
+    def take_action(self, parsed_args):
+        fields = POOL_FIELDS + (POOL_LONG if parsed_args.long else [])
+        return common.listing(common.client(self).list_pools(), fields)
+
+
+class ShowPool(command.ShowOne):
+    """Show one accelerator pool."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument("pool", metavar="<pool>", help="Pool (name or UUID)")
+        return parser
+
+    def take_action(self, parsed_args):
+        return common.show(common.client(self).get_pool(parsed_args.pool))
+
+
+class CreatePool(command.ShowOne):
+    """Create an accelerator pool."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument("name", metavar="<name>", help="Name of the new pool")
+        parser.add_argument(
+            "--description", metavar="<description>", help="Description of the pool"
+        )
+        return parser
+
+    def take_action(self, parsed_args):
+        pool = common.client(self).create_pool(parsed_args.name, parsed_args.description)
+        return common.show(pool)
+
+
+class DeletePool(command.Command):
+    """Delete accelerator pool(s); a pool that still has hosts is refused."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument(
+            "pools", metavar="<pool>", nargs="+", help="Pool(s) to delete (name or UUID)"
+        )
+        return parser
+
+    def take_action(self, parsed_args):
+        common.delete_all(parsed_args.pools, common.client(self).delete_pool, "pool")
+
+
+class ListHost(command.Lister):
+    """List the hosts of the accelerator pools."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument("--pool", metavar="<pool>", help="Only hosts of this pool")
+        parser.add_argument("--fabric", metavar="<fabric>", help="Only hosts on this fabric")
+        parser.add_argument(
+            "--state",
+            metavar="<state>",
+            choices=["up", "down"],
+            help="Only hosts in this state (up, down)",
+        )
+        _long(parser)
+        return parser
+
+    def take_action(self, parsed_args):
+        hosts = common.client(self).list_hosts(
+            pool=parsed_args.pool, fabric=parsed_args.fabric, state=parsed_args.state
+        )
+        return common.listing(hosts, HOST_FIELDS + (HOST_LONG if parsed_args.long else []))
+
+
+class ShowHost(command.ShowOne):
+    """Show one host of an accelerator pool."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument("host", metavar="<host>", help="Host (name or UUID)")
+        return parser
+
+    def take_action(self, parsed_args):
+        return common.show(common.client(self).get_host(parsed_args.host))
+
+
+class ListDevice(command.Lister):
+    """List the accelerators (devices) of the pools."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument("--pool", metavar="<pool>", help="Only devices of this pool")
+        parser.add_argument("--host", metavar="<host>", help="Only devices on this host")
+        parser.add_argument("--vendor", metavar="<vendor>", help="Only devices of this vendor")
+        parser.add_argument("--model", metavar="<model>", help="Only devices of this model")
+        parser.add_argument(
+            "--health",
+            metavar="<health>",
+            choices=["healthy", "unhealthy"],
+            help="Only devices in this health (healthy, unhealthy)",
+        )
+        _long(parser)
+        return parser
+
+    def take_action(self, parsed_args):
+        devices = common.client(self).list_devices(
+            pool=parsed_args.pool,
+            host=parsed_args.host,
+            vendor=parsed_args.vendor,
+            model=parsed_args.model,
+            health=parsed_args.health,
+        )
+        return common.listing(devices, DEVICE_FIELDS + (DEVICE_LONG if parsed_args.long else []))
+
+
+class ShowDevice(command.ShowOne):
+    """Show one accelerator (device) of the pool."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument("device", metavar="<device>", help="Device (UUID or PCI address)")
+        return parser
+
+    def take_action(self, parsed_args):
+        return common.show(common.client(self).find_device(parsed_args.device))
+
+
+class ShowUsage(command.Lister):
+    """Show capacity, allocation, free and stranded capacity per pool and model."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument("--pool", metavar="<pool>", help="Only this pool (name or UUID)")
+        return parser
+
+    def take_action(self, parsed_args):
+        return common.listing(common.client(self).usage(parsed_args.pool), USAGE_FIELDS)

@@ -1,0 +1,224 @@
+"""``openstack accelerator vgpu ...``: the tenant's own vGPUs.
+
+A vGPU is asked for either by profile or by shape (compute %, memory, count);
+the API claims capacity synchronously, so ``create`` answers SCHEDULED at once
+and ``--wait`` follows it to ACTIVE.
+"""
+
+import time
+
+from osc_lib import exceptions as osc_exceptions
+from osc_lib.cli import parseractions
+from osc_lib.command import command
+
+from poolingclient import exceptions
+from poolingclient.osc import common
+from poolingclient.v1.client import is_uuid_like
+
+LOCALITIES = ["local", "remote-allowed", "remote-required"]
+ISOLATIONS = ["hard", "firm", "soft", "none"]
+
+VGPU_FIELDS = [
+    ("UUID", "uuid"),
+    ("Name", "name"),
+    ("State", "state"),
+    ("Compute %", "compute_percent"),
+    ("Memory (MB)", "memory_mb"),
+    ("Count", "count"),
+    ("Locality", "locality"),
+]
+VGPU_LONG = [
+    ("Profile", "profile"),
+    ("Isolation", "isolation"),
+    ("Models", "models"),
+    ("Project", "project_id"),
+    ("State Reason", "state_reason"),
+    ("Created At", "created_at"),
+]
+
+# NOTE: how long --wait follows a vGPU, and how often it asks.
+WAIT_TIMEOUT = 300
+WAIT_INTERVAL = 1.0
+
+
+def _wait(client, uuid: str, done: set, timeout: float = WAIT_TIMEOUT) -> dict | None:
+    """Poll the vGPU until its state is in ``done`` (None once it is gone)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            vgpu = client.get_vgpu(uuid)
+        except exceptions.NotFound:
+            return None
+        if vgpu.get("state") in done:
+            return vgpu
+        if vgpu.get("state") == "ERROR":
+            raise osc_exceptions.CommandError(
+                f"vGPU {uuid} went to ERROR: {vgpu.get('state_reason') or 'no reason given'}"
+            )
+        if time.monotonic() >= deadline:
+            raise osc_exceptions.CommandError(
+                f"vGPU {uuid} is still {vgpu.get('state')} after {timeout} s"
+            )
+        time.sleep(WAIT_INTERVAL)
+
+
+class CreateVgpu(command.ShowOne):
+    """Create a vGPU from a profile or from a shape."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument("name", metavar="<name>", help="Name of the new vGPU")
+        parser.add_argument(
+            "--profile", metavar="<profile>", help="Profile that gives the shape (name or UUID)"
+        )
+        parser.add_argument(
+            "--compute",
+            metavar="<percent>",
+            type=int,
+            help="Compute share of each card, in percent (1-100)",
+        )
+        parser.add_argument(
+            "--memory", metavar="<mb>", type=int, help="Memory of each card, in MiB"
+        )
+        parser.add_argument("--count", metavar="<n>", type=int, help="Number of cards (default 1)")
+        parser.add_argument(
+            "--model",
+            metavar="<model>",
+            action="append",
+            dest="models",
+            help="Accept this device model (repeat for several)",
+        )
+        parser.add_argument(
+            "--locality",
+            metavar="<locality>",
+            choices=LOCALITIES,
+            help="Where the vGPU may be: " + ", ".join(LOCALITIES),
+        )
+        parser.add_argument(
+            "--isolation",
+            metavar="<isolation>",
+            choices=ISOLATIONS,
+            help="Isolation level required: " + ", ".join(ISOLATIONS),
+        )
+        parser.add_argument(
+            "--consumer",
+            metavar="platform=<p>,id=<id>[,host=<h>]",
+            action=parseractions.MultiKeyValueAction,
+            required_keys=["platform", "id"],
+            optional_keys=["host"],
+            help="Who will use the vGPU",
+        )
+        parser.add_argument(
+            "--wait", action="store_true", default=False, help="Wait until the vGPU is ACTIVE"
+        )
+        return parser
+
+    def take_action(self, parsed_args):
+        args = parsed_args
+        shape = args.compute is not None or args.memory is not None or args.count is not None
+        if args.profile and shape:
+            raise osc_exceptions.CommandError(
+                "Give either --profile or --compute/--memory/--count, not both"
+            )
+        if not args.profile and (args.compute is None or args.memory is None):
+            raise osc_exceptions.CommandError("Give --profile, or both --compute and --memory")
+        if args.consumer and len(args.consumer) > 1:
+            raise osc_exceptions.CommandError("Give --consumer once")
+        client = common.client(self)
+        vgpu = client.create_vgpu(
+            name=args.name,
+            profile=args.profile,
+            compute_percent=args.compute,
+            memory_mb=args.memory,
+            count=args.count,
+            models=args.models,
+            locality=args.locality,
+            isolation=args.isolation,
+            consumer=args.consumer[0] if args.consumer else None,
+        )
+        if args.wait:
+            vgpu = _wait(client, vgpu["uuid"], {"ACTIVE"}) or vgpu
+        return common.show(vgpu)
+
+
+class ListVgpu(command.Lister):
+    """List vGPUs (of your project unless --all-projects)."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument(
+            "--state",
+            metavar="<state>",
+            type=str.upper,
+            help="Only vGPUs in this state (e.g. ACTIVE, ERROR)",
+        )
+        parser.add_argument(
+            "--all-projects",
+            action="store_true",
+            default=False,
+            help="vGPUs of every project (admin only)",
+        )
+        parser.add_argument(
+            "--project",
+            metavar="<project>",
+            help="Only vGPUs of this project (name or ID; admin only)",
+        )
+        parser.add_argument(
+            "--long", action="store_true", default=False, help="List additional fields in output"
+        )
+        return parser
+
+    def _project_id(self, project):
+        if not project or is_uuid_like(project):
+            return project
+        try:
+            from openstackclient.identity import common as identity_common
+
+            return identity_common.find_project(self.app.client_manager.identity, project).id
+        except Exception:  # noqa: BLE001 - noauth has no identity: take it as an ID
+            return project
+
+    def take_action(self, parsed_args):
+        vgpus = common.client(self).list_vgpus(
+            state=parsed_args.state,
+            all_projects=parsed_args.all_projects,
+            project_id=self._project_id(parsed_args.project),
+        )
+        return common.listing(vgpus, VGPU_FIELDS + (VGPU_LONG if parsed_args.long else []))
+
+
+class ShowVgpu(command.ShowOne):
+    """Show one vGPU, with its slices and attachment."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument("vgpu", metavar="<vgpu>", help="vGPU (name or UUID)")
+        return parser
+
+    def take_action(self, parsed_args):
+        return common.show(common.client(self).find_vgpu(parsed_args.vgpu))
+
+
+class DeleteVgpu(command.Command):
+    """Delete vGPU(s); their capacity returns to the pool."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument(
+            "vgpus", metavar="<vgpu>", nargs="+", help="vGPU(s) to delete (name or UUID)"
+        )
+        parser.add_argument(
+            "--wait", action="store_true", default=False, help="Wait until each vGPU is DELETED"
+        )
+        return parser
+
+    def take_action(self, parsed_args):
+        client = common.client(self)
+
+        def delete(name_or_id):
+            uuid = client.find_vgpu(name_or_id)["uuid"]
+            client.delete_vgpu(uuid)
+            if parsed_args.wait:
+                _wait(client, uuid, {"DELETED"})
+
+        common.delete_all(parsed_args.vgpus, delete, "vGPU")
