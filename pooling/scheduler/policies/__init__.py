@@ -1,0 +1,1 @@
+"""Scheduling policies: the plugins of the ``pooling.schedulers`` namespace."""

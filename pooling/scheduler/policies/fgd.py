@@ -1,0 +1,229 @@
+"""``fgd``: fragmentation gradient descent (Weng et al., "Beware of Fragmentation", ATC'23).
+
+A host's fragmentation w.r.t. a workload M of task shapes m with popularity p_m is
+F = sum_m p_m * F(m), where F(m) is all idle card capacity of the host if m cannot run there at all
+(wrong model, too little CPU, too few cards that fit) and otherwise the idle capacity of the cards
+that individually cannot fit m. FGD places a request where F grows least: a host scores
+int(100 * sigmoid((F_before - F_after) / 1000)) and, for a fractional request, the first card
+reaching the host's best integer score is used. Ties between hosts go to host order, which is
+what makes the integer score work (see the benchmark reference, section 2.7).
+
+The workload is the operator's published target (``PoolModel.set_target_workload``) or, without
+one, the popularity observed online (``PoolModel.observe``), cut to the shapes that cover 95 % of
+the weight. Everything is memoised: F per host state, and each host's score per request shape
+until that host changes, so that a decision costs only the hosts touched since the shape was
+last seen.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+
+import numpy as np
+
+from pooling.scheduler.framework import Candidates, Policy
+
+
+class _ShapeCache:
+    __slots__ = ('ver', 'score', 'cards')
+
+    def __init__(self, capacity: int):
+        self.ver = np.full(capacity, -1, dtype=np.int64)
+        self.score = np.zeros(capacity, dtype=np.int64)
+        self.cards: dict[int, list[int]] = {}
+
+
+class FgdPolicy(Policy):
+    """FGD with the workload from the model (``source``: auto, target or observed)."""
+
+    #: how the workload weights a shape: 'pods' (FGD: popularity) or 'demand' (pods x cards).
+    weighting = 'pods'
+
+    def __init__(self, source: str = 'auto', coverage: float = 0.95, **options):
+        if source not in ('auto', 'target', 'observed'):
+            raise ValueError('source must be auto, target or observed, got %r' % (source,))
+        self.source = source
+        self.coverage = coverage
+        self.options = options
+        self._model = None
+        self._wl_key = None
+        self._next_refresh = 0
+        self._tasks: list[tuple] = []
+        self._total = 1.0
+        self._cpu_cuts: list[int] = []
+        self._memo: dict = {}
+        self._shapes: dict = {}
+        self._states: dict[int, tuple] = {}
+
+    # -- workload ----------------------------------------------------------------------------
+    def _workload(self, model) -> list[tuple[tuple, float]]:
+        target = model.target_workload
+        if self.source != 'observed' and target is not None:
+            return sorted(target, key=lambda sw: -sw[1])
+        if self.source == 'target':
+            return []
+        return model.observed_workload()
+
+    def _refresh(self, model, request) -> None:
+        """Re-read the workload when the model's changed (online: at growing intervals)."""
+        online = self.source == 'observed' or (self.source == 'auto'
+                                                and model.target_workload is None)
+        key = (id(model), model.workload_version, online)
+        if key == self._wl_key and not (online and model.observed_total >= self._next_refresh):
+            return
+        self._wl_key = key
+        n = model.observed_total
+        self._next_refresh = max(n + 50, int(n * 1.2))
+        wl = self._workload(model)
+        if not wl:
+            wl = [(request.shape(), 1.0)]
+        self._set_tasks(model, wl)
+
+    def _set_tasks(self, model, workload) -> None:
+        total = sum(w for _, w in workload)
+        kept, acc = [], 0.0
+        for shape, w in workload:
+            if acc >= self.coverage * total:
+                break
+            kept.append((shape, w))
+            acc += w
+        tasks = []
+        for (cpu, milli, count, models), w in kept:
+            ids = None
+            if models is not None:
+                ids = frozenset(model.models.ids[m] for m in models if m in model.models.ids)
+            weight = w * (max(count, 1) * (milli or 1000) / 1000
+                          if self.weighting == 'demand' else 1)
+            tasks.append((cpu, milli if count else 0, count, ids, weight))
+        self._tasks = tasks
+        self._total = sum(t[4] for t in tasks) or 1.0
+        self._cpu_cuts = sorted({t[0] for t in tasks})
+        self._memo = {}
+        self._shapes = {}
+        self._states = {}
+
+    # -- fragmentation -----------------------------------------------------------------------
+    def frag(self, cpu_free: int, items: tuple) -> float:
+        """F of a host with ``cpu_free`` and ``items`` = sorted (model id, free share) cards."""
+        key = (bisect.bisect_right(self._cpu_cuts, cpu_free), items)
+        value = self._memo.get(key)
+        if value is None:
+            value = self._frag(cpu_free, items)
+            self._memo[key] = value
+        return value
+
+    def _frag(self, cpu_free: int, items: tuple) -> float:
+        idle = 0
+        for _, s in items:
+            idle += s
+        total = 0.0
+        # NOTE: a fixed summation order (the task order) keeps a delta that should be exactly 0
+        # at exactly 0; a few ulps below would flip an integer score from 50 to 49.
+        for cpu, milli, count, ids, w in self._tasks:
+            if count == 0 or cpu_free < cpu:
+                total += w * idle
+                continue
+            fit = 0
+            part = 0
+            for mid, s in items:
+                if ids is not None and mid not in ids:
+                    part += s
+                elif s >= milli:
+                    fit += 1
+                else:
+                    part += s
+            total += w * (idle if fit < count else part)
+        return total
+
+    def _host_state(self, model, h: int):
+        """(cpu free, cards [(slot, model id, free share)]) of host ``h``, cached per version."""
+        ver = int(model.h.ver[h])
+        st = self._states.get(h)
+        if st is not None and st[0] == ver:
+            return st[1], st[2]
+        d = model.d
+        cards = []
+        for i in model.host_devices[h]:
+            if d.healthy[i]:
+                cards.append((i, int(d.model[i]), _share(d, i, 0, 0)))
+        cpu_free = int(model.h.cpu_free[h])
+        self._states[h] = (ver, cpu_free, cards)
+        return cpu_free, cards
+
+    def _score(self, delta: float) -> int:
+        x = delta / (self._total * 1000.0)
+        if x < -700:
+            return 0
+        return int(100.0 / (1.0 + math.exp(-x)))
+
+    def _score_host(self, cand: Candidates, h: int):
+        """(integer score, chosen cards) of host ``h`` for the candidate request."""
+        model = cand.model
+        req = cand.request
+        cpu_free, cards = self._host_state(model, h)
+        items = tuple(sorted((m, s) for _, m, s in cards))
+        before = self.frag(cpu_free, items)
+        cpu_after = cpu_free
+        if cand.cpu_on_device_host and cpu_free >= req.cpu_milli:
+            cpu_after = cpu_free - req.cpu_milli
+        if req.count == 0:
+            return self._score(before - self.frag(cpu_after, items)), []
+        fit = cand.fit
+        fitting = [c for c in cards if fit[c[0]]]
+        if cand.whole or req.count > 1:
+            chosen = fitting[:req.count]
+            taken = {c[0] for c in chosen}
+            after = tuple(sorted((m, 0 if i in taken else s) for i, m, s in cards))
+            return self._score(before - self.frag(cpu_after, after)), [c[0] for c in chosen]
+        d = model.d
+        best, best_card, seen = -1, None, {}
+        for i, m, s in fitting:
+            new = _share(d, i, req.compute_milli, req.memory_mb)
+            key = (m, s, new)
+            score = seen.get(key)
+            if score is None:
+                after = list(items)
+                after[after.index((m, s))] = (m, new)
+                after.sort()
+                score = self._score(before - self.frag(cpu_after, tuple(after)))
+                seen[key] = score
+            if score > best:
+                best, best_card = score, i
+        return best, [best_card]
+
+    # -- decision ----------------------------------------------------------------------------
+    def choose(self, cand: Candidates) -> tuple[int, list[int]]:
+        model = cand.model
+        req = cand.request
+        if model is not self._model:
+            self._model = model
+            self._wl_key = None
+        self._refresh(model, req)
+        skey = (req.compute_milli, req.memory_mb, req.count, req.models, req.vendors,
+                req.isolation, req.cpu_milli, cand.whole, cand.cpu_on_device_host)
+        cache = self._shapes.get(skey)
+        if cache is None or cache.ver.size < model.n_hosts:
+            cache = _ShapeCache(max(model.h.capacity, model.n_hosts))
+            self._shapes[skey] = cache
+        hosts = cand.hosts
+        vers = model.h.ver[hosts]
+        dirty = hosts[cache.ver[hosts] != vers]
+        for h in dirty.tolist():
+            score, cards = self._score_host(cand, h)
+            cache.score[h] = score
+            cache.cards[h] = cards
+            cache.ver[h] = model.h.ver[h]
+        best = int(hosts[int(np.argmax(cache.score[hosts]))])
+        return best, cache.cards[best]
+
+
+def _share(d, i: int, compute: int, memory: int) -> int:
+    """Free share of card ``i`` in milli-cards after taking ``compute``/``memory``: the tighter
+    of compute and memory, so that a card short of either counts as short."""
+    ctot = int(d.ctot[i])
+    share = (int(d.cfree[i]) - compute) * 1000 // ctot if ctot else 0
+    mtot = int(d.mtot[i])
+    if mtot:
+        share = min(share, (int(d.mfree[i]) - memory) * 1000 // mtot)
+    return max(share, 0)
