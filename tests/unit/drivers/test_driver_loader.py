@@ -1,0 +1,62 @@
+"""Loading the enabled accelerator drivers, and what ``drivers probe`` reports."""
+
+import logging
+
+import pytest
+
+from pooling.agent import driver_loader
+from pooling_drivers.accelerators.sim import SimDriver
+
+SIM = {'sim': {'host': 'h1', 'devices': 'nvidia:A100-SXM4-80GB:81920:108:2'}}
+
+
+def test_loads_configured_drivers_with_their_options():
+    drivers = driver_loader.load_accelerator_drivers(['sim'], SIM)
+    assert len(drivers) == 1 and isinstance(drivers[0], SimDriver)
+    assert drivers[0].host == 'h1'
+
+
+def test_unknown_name_stops_with_the_known_names():
+    with pytest.raises(driver_loader.UnknownDriverError) as info:
+        driver_loader.load_accelerator_drivers(['sim', 'nvidai'], SIM)
+    message = str(info.value)
+    assert 'nvidai' in message and 'known: ' in message and 'sim' in message
+
+
+def test_unavailable_driver_is_logged_and_skipped(caplog):
+    options = {'sim': {'unavailable': 'npu-smi not found'}}
+    with caplog.at_level(logging.WARNING):
+        drivers = driver_loader.load_accelerator_drivers(['sim'], options)
+    assert drivers == []
+    assert 'npu-smi not found' in caplog.text
+
+
+def test_bad_options_stop_with_the_driver_named():
+    with pytest.raises(ValueError, match="'sim'.*bogus"):
+        driver_loader.load_accelerator_drivers(['sim'], {'sim': {'devices': 'bogus'}})
+
+
+def test_duplicates_and_blanks_are_ignored():
+    assert len(driver_loader.load_accelerator_drivers(['sim', ' sim ', ''], SIM)) == 1
+
+
+def test_probe_reports_devices_profiles_health_and_links():
+    report = driver_loader.probe(['sim'], SIM)
+    assert [entry['name'] for entry in report] == ['sim']
+    entry = report[0]
+    assert entry['available'] is True and entry['reason'] == ''
+    assert [d['model'] for d in entry['devices']] == ['A100-SXM4-80GB'] * 2
+    assert entry['devices'][0]['partition_profiles'][0] == '1g.10gb'
+    assert entry['devices'][0]['isolation'] == ['hard', 'firm', 'soft', 'none']
+    assert [h['healthy'] for h in entry['health']] == [True, True]
+    assert entry['links'][0]['kind'] == 'system'  # one card per NUMA node
+
+
+def test_probe_reports_unavailable_drivers_too():
+    report = driver_loader.probe(['sim'], {'sim': {'unavailable': 'no cards'}})
+    assert report == [{'name': 'sim', 'available': False, 'reason': 'no cards',
+                       'devices': []}]
+
+
+def test_known_drivers_lists_sim():
+    assert 'sim' in driver_loader.known_drivers()
