@@ -39,6 +39,8 @@ class Candidates:
     def devices_on(self, h: int) -> list[int]:
         """The fitting device slots of host ``h``, in the host's device order."""
         fit = self.fit
+        if fit is None:
+            return []
         return [i for i in self.model.host_devices[h] if fit[i]]
 
 
