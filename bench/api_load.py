@@ -1,0 +1,246 @@
+"""API load benchmark: vGPU claims on pooling-api side by side with Placement allocations.
+
+Operators ask whether the pool's claim path holds under load compared with what
+they already run. This harness starts pooling-api (2 workers) and upstream
+Placement (2 workers) on fresh databases of the same MariaDB server, drives
+1, 8 and 32 concurrent clients that each create then delete (a vGPU, or an
+allocation via ``PUT /allocations/{consumer}``), prints progress every second,
+and writes a JSON summary and a PNG of latency against concurrency.
+
+    python -m bench.api_load --duration 10
+
+Loopback only (127.0.0.1). Placement runs from its own venv
+(``.e2e/placement-venv``, see upstream-e2e.md "Placement alone").
+"""
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from bench import api_load_core as core
+from bench import api_load_services as services
+
+DEFAULT_OUT = services.ROOT / "bench" / "out"
+DEFAULT_PLACEMENT_VENV = services.ROOT / ".e2e" / "placement-venv"
+
+# Targets of issue 3, checked at the highest concurrency.
+TARGET_CLAIMS_PER_S = 200.0
+TARGET_P99_MS = 100.0
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--concurrency", default="1,8,32", help="Comma-separated client counts (default 1,8,32)"
+    )
+    parser.add_argument(
+        "--duration", type=float, default=10.0, help="Seconds per level and service (default 10)"
+    )
+    parser.add_argument(
+        "--max-cycles",
+        type=int,
+        default=20000,
+        help="Upper bound of create+delete cycles per level (default 20000)",
+    )
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=2.0,
+        help="Seconds of unmeasured load before each service (default 2)",
+    )
+    parser.add_argument(
+        "--services",
+        default="pooling,placement",
+        help="Which services to load (default pooling,placement)",
+    )
+    parser.add_argument(
+        "--pooling-url", help="Use an already running pooling-api (noauth) instead of starting one"
+    )
+    parser.add_argument(
+        "--placement-url", help="Use an already running Placement (noauth2) instead of starting one"
+    )
+    parser.add_argument("--placement-venv", type=Path, default=DEFAULT_PLACEMENT_VENV)
+    parser.add_argument("--workers", type=int, default=2, help="API worker processes (2)")
+    parser.add_argument("--db-host", default="127.0.0.1")
+    parser.add_argument("--db-port", type=int, default=3306)
+    parser.add_argument("--db-user", default="root")
+    parser.add_argument("--db-password", default="")
+    parser.add_argument(
+        "--devices",
+        type=int,
+        default=16,
+        help="Simulated cards (pooling) / resource providers (Placement)",
+    )
+    parser.add_argument("--compute", type=int, default=25, help="Compute %% per claim (25)")
+    parser.add_argument("--memory", type=int, default=1024, help="MiB per claim (1024)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=DEFAULT_OUT,
+        help="Folder for api_load.json, api_load.png and logs",
+    )
+    args = parser.parse_args(argv)
+    args.levels = [int(c) for c in args.concurrency.split(",") if c.strip()]
+    args.service_list = [s.strip() for s in args.services.split(",") if s.strip()]
+    return args
+
+
+def _progress(result: core.LevelResult, elapsed: float) -> None:
+    rate = result.claims / elapsed if elapsed else 0.0
+    p50 = core.percentile(result.claim_ms[-2000:], 50)
+    p99 = core.percentile(result.claim_ms[-2000:], 99)
+    print(
+        f"  [{result.service:9s} c={result.concurrency:<3d}] {elapsed:5.1f}s "
+        f"{result.claims:6d} claims {rate:7.1f}/s  p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  "
+        f"errors {result.errors}",
+        flush=True,
+    )
+
+
+def _db_kwargs(args) -> dict:
+    return {
+        "host": args.db_host,
+        "port": args.db_port,
+        "user": args.db_user,
+        "password": args.db_password,
+    }
+
+
+def _pooling_target(args, procs: services.Processes):
+    if args.pooling_url:
+        url = args.pooling_url
+    else:
+        db_url = services.fresh_database("bench_pooling", **_db_kwargs(args))
+        port = services.start_pooling(
+            procs, args.out / "pooling", db_url, args.workers, args.devices
+        )
+        url = f"http://127.0.0.1:{port}"
+    return core.PoolingTarget(url, args.compute, args.memory)
+
+
+def _placement_target(args, procs: services.Processes):
+    if args.placement_url:
+        url = args.placement_url
+        port = int(url.rsplit(":", 1)[1].split("/")[0])
+    else:
+        db_url = services.fresh_database("bench_placement", **_db_kwargs(args))
+        port = services.start_placement(
+            procs, args.placement_venv, args.out / "placement", db_url, args.workers
+        )
+        url = f"http://127.0.0.1:{port}"
+    # NOTE: the same capacity as the pool: one provider per card, compute in
+    # milli-cards and memory in MiB, so a claim asks for the same amounts.
+    inventory = {
+        "CUSTOM_ACCEL_COMPUTE_MILLI": {"total": 1000, "max_unit": 1000},
+        "CUSTOM_ACCEL_MEMORY_MB": {"total": 81920, "max_unit": 81920},
+    }
+    providers = services.seed_placement(port, args.devices, inventory)
+    resources = {
+        "CUSTOM_ACCEL_COMPUTE_MILLI": args.compute * 10,
+        "CUSTOM_ACCEL_MEMORY_MB": args.memory,
+    }
+    return core.PlacementTarget(
+        url, providers, resources, project_id="bench-project", user_id="bench-user"
+    )
+
+
+def run(args) -> list[dict]:
+    """Start what is needed, load each service at each level, return the summaries."""
+    args.out.mkdir(parents=True, exist_ok=True)
+    procs = services.Processes(args.out / "logs")
+    summaries = []
+    try:
+        targets = []
+        for name in args.service_list:
+            print(f"starting {name} ...", flush=True)
+            t0 = time.monotonic()
+            build = {"pooling": _pooling_target, "placement": _placement_target}[name]
+            targets.append(build(args, procs))
+            print(f"  {name} ready in {time.monotonic() - t0:.1f} s", flush=True)
+        for target in targets:
+            if args.warmup > 0:
+                print(f"warming up {target.name} ({args.warmup:.0f} s)", flush=True)
+                core.run_level(target, max(args.levels), args.warmup, args.max_cycles)
+            for level in args.levels:
+                print(f"{target.name}: {level} client(s) for {args.duration:.0f} s", flush=True)
+                result = core.run_level(
+                    target, level, args.duration, args.max_cycles, progress=_progress
+                )
+                summary = result.summary()
+                summaries.append(summary)
+                print("  => " + _line(summary), flush=True)
+    finally:
+        procs.stop()
+    return summaries
+
+
+def _line(s: dict) -> str:
+    return (
+        f"{s['service']:9s} c={s['concurrency']:<3d} {s['claims_per_s']:7.1f} claims/s  "
+        f"claim p50 {s['claim_p50_ms']:6.1f} ms p99 {s['claim_p99_ms']:6.1f} ms  "
+        f"release p50 {s['release_p50_ms']:6.1f} ms  errors {s['errors']} "
+        f"(5xx {s['server_errors']})"
+    )
+
+
+def verdict(summaries: list[dict]) -> list[str]:
+    """The issue's targets, checked at the highest concurrency measured."""
+    top = max((s["concurrency"] for s in summaries), default=0)
+    pool = next(
+        (s for s in summaries if s["service"] == "pooling" and s["concurrency"] == top), None
+    )
+    place = next(
+        (s for s in summaries if s["service"] == "placement" and s["concurrency"] == top), None
+    )
+    lines = []
+    if pool:
+        ok = pool["claims_per_s"] >= TARGET_CLAIMS_PER_S
+        lines.append(
+            f"{'PASS' if ok else 'FAIL'} pooling c={top}: {pool['claims_per_s']} "
+            f"claims/s (target >= {TARGET_CLAIMS_PER_S:.0f})"
+        )
+        ok = pool["claim_p99_ms"] <= TARGET_P99_MS
+        lines.append(
+            f"{'PASS' if ok else 'FAIL'} pooling c={top}: p99 {pool['claim_p99_ms']} "
+            f"ms (target <= {TARGET_P99_MS:.0f})"
+        )
+        ok = pool["errors"] == 0
+        lines.append(f"{'PASS' if ok else 'FAIL'} pooling c={top}: {pool['errors']} errors")
+    if pool and place:
+        ratio = pool["claims_per_s"] / place["claims_per_s"] if place["claims_per_s"] else 0
+        ok = ratio >= 1.0
+        lines.append(
+            f"{'PASS' if ok else 'FAIL'} pooling/placement claims/s at c={top}: "
+            f"{ratio:.2f}x (target >= 1.0)"
+        )
+    return lines
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    summaries = run(args)
+    from bench import api_load_plot
+
+    (args.out / "api_load.json").write_text(
+        json.dumps(
+            {
+                "command": " ".join(["python -m bench.api_load"] + (argv or sys.argv[1:])),
+                "results": summaries,
+            },
+            indent=2,
+        )
+    )
+    png = api_load_plot.plot(summaries, args.out / "api_load.png")
+    print("\nsummary:")
+    for s in summaries:
+        print("  " + _line(s))
+    for line in verdict(summaries):
+        print("  " + line)
+    print(f"\nwrote {args.out / 'api_load.json'} and {png}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

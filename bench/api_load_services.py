@@ -1,0 +1,217 @@
+"""Start the services the API benchmark loads: pooling-api and upstream Placement.
+
+Both run on 127.0.0.1 with 2 worker processes against fresh databases on the
+same MariaDB server, so the comparison is like for like. Every process is
+started in its own session and stopped by its own process group at the end.
+"""
+
+import contextlib
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pymysql
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    """A TCP port free on the loopback right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def fresh_database(
+    name: str, host: str = "127.0.0.1", port: int = 3306, user: str = "root", password: str = ""
+) -> str:
+    """Drop and create database ``name``; return its SQLAlchemy URL."""
+    conn = pymysql.connect(host=host, port=port, user=user, password=password)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+            cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    finally:
+        conn.close()
+    auth = user + (":" + password if password else "")
+    return f"mysql+pymysql://{auth}@{host}:{port}/{name}?charset=utf8mb4"
+
+
+class Processes:
+    """The processes one run started; stopped together, each by its own group."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.procs: list[subprocess.Popen] = []
+
+    def start(self, name: str, argv: list[str], env: dict | None = None) -> subprocess.Popen:
+        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - closed with the proc
+        proc = subprocess.Popen(
+            argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,
+        )
+        proc.bench_name = name
+        proc.bench_log = log
+        self.procs.append(proc)
+        return proc
+
+    def stop(self) -> None:
+        for proc in reversed(self.procs):
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+        for proc in reversed(self.procs):
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=5)
+            proc.bench_log.close()
+        self.procs.clear()
+
+    def check_alive(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is not None:
+                log = (self.log_dir / f"{proc.bench_name}.log").read_text(errors="replace")
+                raise RuntimeError(
+                    f"{proc.bench_name} exited with {proc.returncode}:\n" + log[-3000:]
+                )
+
+
+def http_json(
+    port: int, method: str, path: str, body=None, headers=None, expect=(200, 201, 202, 204)
+):
+    """One request to a loopback service; the decoded answer."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        hdrs = {"Accept": "application/json", **(headers or {})}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            hdrs["Content-Type"] = "application/json"
+        conn.request(method, path, body=data, headers=hdrs)
+        resp = conn.getresponse()
+        payload = resp.read()
+        if resp.status not in expect:
+            raise RuntimeError(f"{method} {path}: HTTP {resp.status} {payload[:300]!r}")
+        return json.loads(payload) if payload else None
+    finally:
+        conn.close()
+
+
+def wait_http(port: int, path: str, procs: Processes, timeout: float = 60.0, headers=None) -> None:
+    """Wait until ``GET path`` answers below 500, or fail with the service's log."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        procs.check_alive()
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", path, headers=headers or {})
+            if conn.getresponse().status < 500:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"nothing answered on 127.0.0.1:{port}{path} in {timeout} s")
+
+
+# -- upstream Placement ---------------------------------------------------------
+
+PLACEMENT_HEADERS = {"X-Auth-Token": "admin", "OpenStack-API-Version": "placement 1.39"}
+
+
+def start_placement(
+    procs: Processes, venv: Path, work: Path, db_url: str, workers: int = 2, threads: int = 16
+) -> int:
+    """Run Placement (noauth2) under gunicorn on a free port; return the port."""
+    etc = work / "placement-etc"
+    etc.mkdir(parents=True, exist_ok=True)
+    (etc / "placement.conf").write_text(
+        "[api]\nauth_strategy = noauth2\n"
+        f"[placement_database]\nconnection = {db_url}\n"
+        "[oslo_policy]\nenforce_scope = false\nenforce_new_defaults = false\n"
+    )
+    subprocess.run(
+        [
+            str(venv / "bin" / "placement-manage"),
+            "--config-file",
+            str(etc / "placement.conf"),
+            "db",
+            "sync",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    port = free_port()
+    procs.start(
+        "placement",
+        [
+            str(venv / "bin" / "gunicorn"),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+            "--worker-class",
+            "gthread",
+            "--timeout",
+            "60",
+            "placement.wsgi.api:application",
+        ],
+        env={"OS_PLACEMENT_CONFIG_DIR": str(etc)},
+    )
+    wait_http(port, "/", procs)
+    return port
+
+
+def seed_placement(port: int, providers: int, inventory: dict) -> list[str]:
+    """Create ``providers`` resource providers with the same inventory."""
+    for rc in inventory:
+        if rc.startswith("CUSTOM_"):
+            http_json(port, "PUT", "/resource_classes/" + rc, headers=PLACEMENT_HEADERS)
+    uuids = []
+    for i in range(providers):
+        rp = str(uuid.uuid4())
+        http_json(
+            port,
+            "POST",
+            "/resource_providers",
+            {"name": f"bench-gpu-{i}", "uuid": rp},
+            headers=PLACEMENT_HEADERS,
+        )
+        http_json(
+            port,
+            "PUT",
+            f"/resource_providers/{rp}/inventories",
+            {"resource_provider_generation": 0, "inventories": inventory},
+            headers=PLACEMENT_HEADERS,
+        )
+        uuids.append(rp)
+    return uuids
+
+
+# -- pooling ---------------------------------------------------------------------
+
+
+def _script(name: str) -> str:
+    candidate = Path(sys.executable).parent / name
+    return str(candidate) if candidate.exists() else name
+
+
+def start_pooling(procs: Processes, work: Path, db_url: str, workers: int = 2,
+                  devices: int = 16) -> int:
+    """Run pooling-api (noauth) with its conductor and a sim agent; return the port."""
+    raise NotImplementedError('pooling-api start-up lands with the service commands')
