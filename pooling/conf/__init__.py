@@ -1,1 +1,46 @@
-"""pooling/conf."""
+"""Configuration options of the pooling service, one module per option group.
+
+NOTE: following Placement's "don't use global config" rule, nothing here
+registers options on oslo.config's global CONF; callers build a ConfigOpts and
+pass it to register_opts().
+"""
+
+from oslo_config import cfg
+
+from pooling.conf import agent
+from pooling.conf import api
+from pooling.conf import conductor
+from pooling.conf import scheduler
+
+
+_MODULES = (api, agent, conductor, scheduler)
+
+
+def register_opts(conf: cfg.ConfigOpts) -> None:
+    """Register every pooling option (and oslo.db's) on ``conf``."""
+    from oslo_db import options as db_options
+    from oslo_messaging import opts as messaging_opts
+
+    for module in _MODULES:
+        module.register_opts(conf)
+    for group, opts in messaging_opts.list_opts():
+        conf.register_opts(opts, group=group)
+    # NOTE: oslo.messaging registers its metrics options on the global CONF
+    # only, yet reads them from the ConfigOpts it is handed.
+    from oslo_messaging._metrics import client as messaging_metrics
+
+    conf.register_opts(messaging_metrics.oslo_messaging_metrics,
+                       group='oslo_messaging_metrics')
+    db_options.set_defaults(conf, connection='sqlite:///pooling.sqlite')
+
+
+def new_conf(args=None, default_config_files=None) -> cfg.ConfigOpts:
+    """A fresh ConfigOpts with every option registered and args parsed."""
+    conf = cfg.ConfigOpts()
+    register_opts(conf)
+    from oslo_log import log
+
+    log.register_options(conf)
+    conf(args if args is not None else [], project='pooling',
+         default_config_files=default_config_files)
+    return conf

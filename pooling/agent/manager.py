@@ -1,0 +1,87 @@
+"""The agent: one per host; reports devices and prepares or releases slices.
+
+Its periodic report is also its heartbeat: the conductor marks a host down
+when reports stop. The agent holds no DB credentials; it talks RPC only.
+"""
+
+import threading
+
+import oslo_messaging as messaging
+from oslo_log import log as logging
+
+from pooling import context as pooling_context
+from pooling.agent import driver_loader
+from pooling.agent import slices as slices_mod
+from pooling_drivers.accelerators import types as driver_types
+
+LOG = logging.getLogger(__name__)
+
+
+def driver_options(conf) -> dict:
+    """Per-driver options from the agent's config (drivers never read config)."""
+    sim = {'host': conf.agent.host, 'devices': conf.agent.sim_devices or ''}
+    if conf.agent.sim_health_file:
+        sim['health_file'] = conf.agent.sim_health_file
+    return {'sim': sim}
+
+
+class AgentManager:
+    """RPC endpoint of pooling-agent on ``conf.agent.host``."""
+
+    target = messaging.Target(version='1.0')
+
+    def __init__(self, conf, conductor, drivers=None, preparer=None):
+        self.conf = conf
+        self.host = conf.agent.host
+        self.conductor = conductor
+        if drivers is None:
+            drivers = driver_loader.load_accelerator_drivers(conf.agent.enabled_drivers,
+                                                             driver_options(conf))
+        self.drivers = drivers
+        self.preparer = preparer or slices_mod.SlicePreparer(drivers)
+        self.ctx = pooling_context.get_admin_context()
+        self._stop = threading.Event()
+
+    def discover(self) -> list[dict]:
+        devices = []
+        for driver in self.drivers:
+            try:
+                devices.extend(driver_types.as_dict(driver.discover()))
+            except Exception as err:
+                LOG.error('Driver %s failed to discover devices: %s', driver.name, err)
+        return devices
+
+    def report_once(self) -> None:
+        """Send the host's devices and health to the conductor (the heartbeat)."""
+        host = {'name': self.host, 'pool': self.conf.agent.pool,
+                'fabric': self.conf.agent.fabric, 'cpu_milli': self.conf.agent.cpu_milli,
+                'ram_mb': self.conf.agent.ram_mb}
+        self.conductor.report(self.ctx, host, self.discover())
+
+    def run_reports(self) -> None:
+        """Report every [agent] report_interval seconds until stopped."""
+        while not self._stop.is_set():
+            try:
+                self.report_once()
+            except Exception as err:
+                LOG.warning('Report to the conductor failed: %s', err)
+            self._stop.wait(self.conf.agent.report_interval)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    # RPC methods -------------------------------------------------------
+    def prepare_slice(self, context, vgpu: dict, slice: dict) -> dict:
+        LOG.info('Preparing slice %s of vGPU %s on device %s', slice['index'], vgpu['uuid'],
+                 slice['device_uuid'])
+        return self.preparer.prepare(vgpu['uuid'], self._slice(vgpu, slice))
+
+    def release_slice(self, context, vgpu: dict, slice: dict) -> None:
+        LOG.info('Releasing slice %s of vGPU %s', slice['index'], vgpu['uuid'])
+        self.preparer.release(vgpu['uuid'], self._slice(vgpu, slice))
+
+    @staticmethod
+    def _slice(vgpu, slice_) -> dict:
+        return {'index': slice_['index'], 'device_uuid': slice_['device_uuid'],
+                'compute_milli': slice_['compute_milli'], 'memory_mb': slice_['memory_mb'],
+                'isolation': vgpu.get('isolation'), 'count': vgpu.get('count', 1)}

@@ -1,0 +1,112 @@
+"""The claim path: decide on the in-memory pool model, commit with compare-and-swap.
+
+Each API worker keeps one PoolModel (pooling.scheduler) loaded from the DB, so a
+decision does no DB reads. The model can be stale (another worker claimed or a
+conductor released), which is safe: the claim's UPDATE names the generation it
+decided on, a lost race raises GenerationConflict and we reload and decide again.
+A NoValidHost on a model older than this claim is retried once on a fresh model,
+so capacity freed elsewhere is never refused.
+"""
+
+import threading
+import time
+
+from oslo_log import log as logging
+
+from pooling import exception
+from pooling import scheduler
+from pooling.db import api as db_api
+from pooling.objects import device as device_obj
+from pooling.objects import host as host_obj
+from pooling.objects import vgpu as vgpu_obj
+
+LOG = logging.getLogger(__name__)
+
+
+@db_api.reader
+def load_model(context) -> 'scheduler.PoolModel':
+    """Build the scheduler's model of every host and device from the DB."""
+    model = scheduler.PoolModel()
+    for host in host_obj.list_hosts(context):
+        model.add_host(host['name'], pool=host['pool'], fabric=host['fabric'],
+                       cpu_milli=host['cpu_milli'], ram_mb=host['ram_mb'],
+                       up=host['state'] == 'up')
+    for dev in device_obj.list_devices(context):
+        model.upsert_device(dev['uuid'], dev['host'], dev['vendor'], dev['model'],
+                            compute_total=dev['compute_total'], memory_mb=dev['memory_mb'],
+                            compute_used=dev['compute_used'], memory_used=dev['memory_used'],
+                            healthy=dev['health'] == 'healthy',
+                            isolation=frozenset(dev['isolation']),
+                            generation=dev['generation'])
+    return model
+
+
+def to_request(spec: dict) -> 'scheduler.Request':
+    consumer = spec.get('consumer') or {}
+    return scheduler.Request(
+        compute_milli=spec['compute_milli'], memory_mb=spec['memory_mb'],
+        count=spec.get('count', 1),
+        models=frozenset(spec['models']) if spec.get('models') else None,
+        isolation=spec.get('isolation'), locality=spec['locality'],
+        consumer_host=consumer.get('host'), pool=spec.get('pool'))
+
+
+class ClaimService:
+    """One per API process: the model, the policy and the claim loop."""
+
+    def __init__(self, conf):
+        self.conf = conf
+        self._lock = threading.Lock()
+        self._model = None
+        self._scheduler = None
+        self._loaded_at = 0.0
+
+    def _reload(self, context):
+        self._model = load_model(context)
+        self._scheduler = scheduler.Scheduler(self._model, policy=self.conf.scheduler.policy)
+        self._loaded_at = time.monotonic()
+        self._observe_history(context)
+
+    def _observe_history(self, context):
+        # NOTE: the policy learns the shapes tenants ask for (the "target
+        # workload" of FGD); feeding it the most common shapes after a reload
+        # keeps that knowledge across restarts.
+        for compute, memory, count in vgpu_obj.shapes_requested(context, limit=10):
+            self._model.observe(scheduler.Request(compute_milli=compute, memory_mb=memory,
+                                                  count=count))
+
+    def invalidate(self):
+        """Force a reload before the next decision (tests, admin actions)."""
+        self._loaded_at = 0.0
+
+    def claim(self, context, spec: dict) -> dict:
+        """Claim capacity for ``spec`` and return the SCHEDULED vGPU.
+
+        :raises NoCapacity: nothing fits (409), with the scheduler's reason.
+        :raises QuotaExceeded: the project's quota forbids it (409).
+        """
+        request = to_request(spec)
+        interval = self.conf.scheduler.model_refresh_interval
+        with self._lock:
+            started = time.monotonic()
+            if self._model is None or time.monotonic() - self._loaded_at > interval:
+                self._reload(context)
+            for _attempt in range(self.conf.scheduler.claim_retries):
+                try:
+                    placement = self._scheduler.select(request)
+                except scheduler.NoValidHost as err:
+                    if self._loaded_at < started:
+                        self._reload(context)
+                        continue
+                    raise exception.NoCapacity(reason=str(err)) from None
+                try:
+                    vgpu = vgpu_obj.create_claimed(context, spec, placement)
+                except exception.GenerationConflict:
+                    LOG.debug('Lost a claim race; reloading the pool model')
+                    self._reload(context)
+                    continue
+                self._model.apply(placement)
+                self._model.observe(request)
+                return vgpu
+        raise exception.NoCapacity(reason='the pool changed under %d attempts in a row; retry'
+                                   % self.conf.scheduler.claim_retries)

@@ -1,0 +1,21 @@
+"""pooling-agent: one per host; loads accelerator drivers, reports, prepares slices."""
+
+import sys
+
+from oslo_service import service
+
+from pooling.agent import driver_loader
+from pooling.cmd import common
+from pooling import service as pooling_service
+
+
+def main(argv=None):
+    conf = common.prepare(argv, configure_db=False)
+    try:
+        # Fail at start, with the known names, when the config names an unknown driver.
+        driver_loader.load_accelerator_drivers(conf.agent.enabled_drivers, {})
+    except driver_loader.UnknownDriverError as err:
+        sys.exit('pooling-agent: %s' % err)
+    launcher = service.launch(conf, pooling_service.AgentService(conf), workers=1,
+                              restart_method='mutate')
+    launcher.wait()

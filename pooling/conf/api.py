@@ -1,0 +1,27 @@
+"""[api] options: where and how pooling-api serves."""
+
+from oslo_config import cfg
+
+GROUP = 'api'
+
+OPTS = [
+    cfg.HostAddressOpt('host', default='127.0.0.1', help='Address pooling-api listens on.'),
+    cfg.PortOpt('port', default=6388, help='Port pooling-api listens on.'),
+    cfg.IntOpt('workers', default=2, min=1,
+               help='Number of API worker processes (pooling-api only; the all-in-one '
+                    'serves from threads of one process).'),
+    cfg.StrOpt('auth_strategy', default='keystone', choices=['keystone', 'noauth'],
+               help='keystone: keystonemiddleware validates tokens. noauth: identity is '
+                    'taken from X-Project-Id / X-User-Id / X-Roles headers; only for the '
+                    'all-in-one and tests.'),
+    cfg.IntOpt('max_limit', default=1000, min=1,
+               help='Largest number of items a list request returns.'),
+]
+
+
+def register_opts(conf):
+    conf.register_opts(OPTS, group=GROUP)
+
+
+def list_opts():
+    return {GROUP: OPTS}

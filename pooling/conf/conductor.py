@@ -1,0 +1,26 @@
+"""[conductor] options and the messaging defaults."""
+
+from oslo_config import cfg
+
+GROUP = 'conductor'
+
+OPTS = [
+    cfg.IntOpt('host_down_after', default=60, min=1,
+               help='Seconds without a heartbeat after which a host is marked down and the '
+                    'scheduler stops using it.'),
+    cfg.IntOpt('reconcile_interval', default=15, min=1,
+               help='Seconds between reconciler passes (stuck vGPUs, dead hosts, leaks).'),
+    cfg.IntOpt('stuck_after', default=30, min=1,
+               help='Seconds a vGPU may stay SCHEDULED, PREPARING or RELEASING before the '
+                    'reconciler drives it again.'),
+    cfg.IntOpt('agent_timeout', default=30, min=1,
+               help='Seconds to wait for an agent to prepare or release a slice.'),
+]
+
+
+def register_opts(conf):
+    conf.register_opts(OPTS, group=GROUP)
+
+
+def list_opts():
+    return {GROUP: OPTS}

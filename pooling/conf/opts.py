@@ -1,0 +1,13 @@
+"""oslo-config-generator entry point: every pooling option group."""
+
+from pooling.conf import agent
+from pooling.conf import api
+from pooling.conf import conductor
+from pooling.conf import scheduler
+
+
+def list_opts():
+    groups = {}
+    for module in (api, agent, conductor, scheduler):
+        groups.update(module.list_opts())
+    return list(groups.items())

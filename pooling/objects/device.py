@@ -1,0 +1,51 @@
+"""Devices: one physical accelerator each, with its capacity and generation."""
+
+import sqlalchemy as sa
+
+from pooling import exception
+from pooling.db import api as db_api
+from pooling.db import models
+from pooling.objects import base
+
+
+def to_dict(device, host_name, pool_name) -> dict:
+    return {'uuid': device.uuid, 'host': host_name, 'pool': pool_name,
+            'vendor': device.vendor, 'model': device.model,
+            'pci_address': device.pci_address, 'memory_mb': device.memory_mb,
+            'compute_units': device.compute_units, 'numa_node': device.numa_node,
+            'driver_version': device.driver_version, 'health': device.health,
+            'health_reason': device.health_reason,
+            'isolation': [i for i in device.isolation.split(',') if i],
+            'compute_total': device.compute_total, 'compute_used': device.compute_used,
+            'memory_used': device.memory_used, 'generation': device.generation,
+            **base.timestamps(device)}
+
+
+def query():
+    return (sa.select(models.Device, models.Host.name, models.Pool.name)
+            .join(models.Host, models.Host.id == models.Device.host_id)
+            .join(models.Pool, models.Pool.id == models.Host.pool_id))
+
+
+@db_api.reader
+def list_devices(context, pool=None, host=None, vendor=None, model=None, health=None):
+    q = query().order_by(models.Host.name, models.Device.pci_address, models.Device.uuid)
+    if pool:
+        q = q.where(models.Pool.uuid == pool if base.is_uuid(pool) else models.Pool.name == pool)
+    if host:
+        q = q.where(models.Host.uuid == host if base.is_uuid(host) else models.Host.name == host)
+    if vendor:
+        q = q.where(models.Device.vendor == vendor)
+    if model:
+        q = q.where(models.Device.model == model)
+    if health:
+        q = q.where(models.Device.health == health)
+    return [to_dict(*row) for row in context.session.execute(q).all()]
+
+
+@db_api.reader
+def get_device(context, uuid: str) -> dict:
+    row = context.session.execute(query().where(models.Device.uuid == uuid)).first()
+    if row is None:
+        raise exception.NotFound(kind='Device', ident=uuid)
+    return to_dict(*row)

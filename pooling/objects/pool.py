@@ -1,0 +1,80 @@
+"""Pools: named sets of hosts managed together."""
+
+import sqlalchemy as sa
+from oslo_db import exception as db_exc
+from oslo_utils import uuidutils
+
+from pooling import exception
+from pooling.db import api as db_api
+from pooling.db import models
+from pooling.objects import base
+
+
+def _to_dict(row, host_count=0, device_count=0) -> dict:
+    return {'uuid': row.uuid, 'name': row.name, 'description': row.description,
+            'host_count': host_count, 'device_count': device_count, **base.timestamps(row)}
+
+
+def _find(session, ident) -> models.Pool:
+    column = models.Pool.uuid if base.is_uuid(ident) else models.Pool.name
+    row = session.scalars(sa.select(models.Pool).where(column == ident)).first()
+    if row is None:
+        raise exception.NotFound(kind='Pool', ident=ident)
+    return row
+
+
+def _counts(session, pool_ids):
+    hosts = dict(session.execute(
+        sa.select(models.Host.pool_id, sa.func.count(models.Host.id))
+        .where(models.Host.pool_id.in_(pool_ids)).group_by(models.Host.pool_id)).all())
+    devices = dict(session.execute(
+        sa.select(models.Host.pool_id, sa.func.count(models.Device.id))
+        .join(models.Device, models.Device.host_id == models.Host.id)
+        .where(models.Host.pool_id.in_(pool_ids)).group_by(models.Host.pool_id)).all())
+    return hosts, devices
+
+
+@db_api.reader
+def list_pools(context) -> list[dict]:
+    rows = context.session.scalars(sa.select(models.Pool).order_by(models.Pool.name)).all()
+    hosts, devices = _counts(context.session, [r.id for r in rows])
+    return [_to_dict(r, hosts.get(r.id, 0), devices.get(r.id, 0)) for r in rows]
+
+
+@db_api.reader
+def get_pool(context, ident: str) -> dict:
+    row = _find(context.session, ident)
+    hosts, devices = _counts(context.session, [row.id])
+    return _to_dict(row, hosts.get(row.id, 0), devices.get(row.id, 0))
+
+
+@db_api.writer
+def create_pool(context, name: str, description: str = '') -> dict:
+    row = models.Pool(uuid=uuidutils.generate_uuid(), name=name, description=description)
+    try:
+        context.session.add(row)
+        context.session.flush()
+    except db_exc.DBDuplicateEntry:
+        raise exception.Duplicate(kind='Pool', ident=name) from None
+    return _to_dict(row)
+
+
+@db_api.writer
+def delete_pool(context, ident: str) -> None:
+    row = _find(context.session, ident)
+    hosts = context.session.scalar(
+        sa.select(sa.func.count(models.Host.id)).where(models.Host.pool_id == row.id))
+    if hosts:
+        raise exception.InUse(kind='Pool', ident=ident, reason='%d host(s) still belong to it'
+                              % hosts)
+    context.session.delete(row)
+
+
+def ensure_pool_id(session, name: str) -> int:
+    """The id of pool ``name``, created on first use (agents name their pool)."""
+    row = session.scalars(sa.select(models.Pool).where(models.Pool.name == name)).first()
+    if row is None:
+        row = models.Pool(uuid=uuidutils.generate_uuid(), name=name, description='')
+        session.add(row)
+        session.flush()
+    return row.id

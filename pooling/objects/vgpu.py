@@ -1,0 +1,218 @@
+"""vGPUs and their slices: the claim transaction and the state machine's writes.
+
+A claim is one transaction: quota is taken, then every slice's device row is
+updated with a compare-and-swap on its generation (and a capacity guard), then
+the vGPU and its slices are inserted. Any failed step rolls everything back, so
+two claims can never take the same capacity whatever the number of API workers.
+"""
+
+import datetime
+
+import sqlalchemy as sa
+from oslo_utils import timeutils
+from oslo_utils import uuidutils
+
+from pooling import exception
+from pooling.db import api as db_api
+from pooling.db import models
+from pooling.objects import base
+from pooling.objects import quota as quota_obj
+
+SCHEDULED, PREPARING, ACTIVE = 'SCHEDULED', 'PREPARING', 'ACTIVE'
+RELEASING, DELETED, ERROR = 'RELEASING', 'DELETED', 'ERROR'
+STATES = (SCHEDULED, PREPARING, ACTIVE, RELEASING, DELETED, ERROR)
+
+
+def _slices(session, vgpu_ids):
+    rows = session.execute(
+        sa.select(models.Slice, models.Device.uuid, models.Device.health, models.Host.name)
+        .join(models.Device, models.Device.id == models.Slice.device_id)
+        .join(models.Host, models.Host.id == models.Device.host_id)
+        .where(models.Slice.vgpu_id.in_(vgpu_ids)).order_by(models.Slice.idx)).all()
+    by_vgpu = {}
+    for s, device_uuid, health, host in rows:
+        by_vgpu.setdefault(s.vgpu_id, []).append(
+            {'index': s.idx, 'host': host, 'device_uuid': device_uuid,
+             'compute_milli': s.compute_milli, 'memory_mb': s.memory_mb,
+             'device_health': health})
+    return by_vgpu
+
+
+def _to_dict(row, slices) -> dict:
+    return {'uuid': row.uuid, 'name': row.name, 'project_id': row.project_id,
+            'user_id': row.user_id, 'state': row.state, 'state_reason': row.state_reason,
+            'profile': row.profile, 'compute_milli': row.compute_milli,
+            'memory_mb': row.memory_mb, 'count': row.count,
+            'models': base.loads(row.models, []), 'locality': row.locality,
+            'isolation': row.isolation,
+            'consumer': ({'platform': row.consumer_platform, 'host': row.consumer_host,
+                          'id': row.consumer_id} if row.consumer_platform else None),
+            'slices': slices, 'attachment': base.loads(row.attachment),
+            'holds_capacity': row.holds_capacity, **base.timestamps(row)}
+
+
+def _find(session, uuid, project_id=None):
+    query = sa.select(models.VGPU).where(models.VGPU.uuid == uuid)
+    if project_id is not None:
+        query = query.where(models.VGPU.project_id == project_id)
+    row = session.scalars(query).first()
+    if row is None:
+        raise exception.NotFound(kind='vGPU', ident=uuid)
+    return row
+
+
+@db_api.reader
+def list_vgpus(context, project_id=None, state=None, consumer=None, include_deleted=False,
+               limit=None, states=None):
+    query = sa.select(models.VGPU).order_by(models.VGPU.created_at, models.VGPU.id)
+    if project_id is not None:
+        query = query.where(models.VGPU.project_id == project_id)
+    if state:
+        query = query.where(models.VGPU.state == state)
+    elif states:
+        query = query.where(models.VGPU.state.in_(states))
+    elif not include_deleted:
+        query = query.where(models.VGPU.state != DELETED)
+    if consumer:
+        query = query.where(models.VGPU.consumer_platform == consumer[0],
+                            models.VGPU.consumer_id == consumer[1])
+    if limit:
+        query = query.limit(limit)
+    rows = context.session.scalars(query).all()
+    slices = _slices(context.session, [r.id for r in rows])
+    return [_to_dict(r, slices.get(r.id, [])) for r in rows]
+
+
+@db_api.reader
+def get_vgpu(context, uuid: str, project_id=None) -> dict:
+    row = _find(context.session, uuid, project_id)
+    return _to_dict(row, _slices(context.session, [row.id]).get(row.id, []))
+
+
+@db_api.writer
+def create_claimed(context, spec: dict, placement) -> dict:
+    """Insert a SCHEDULED vGPU holding ``placement``'s slices, atomically.
+
+    :param spec: the validated request (internal units).
+    :param placement: a pooling.scheduler Placement.
+    :raises GenerationConflict: a device changed since the decision (retry).
+    :raises QuotaExceeded: the project's quota does not allow it.
+    """
+    session = context.session
+    count = spec.get('count', 1)
+    quota_obj.consume(session, spec['project_id'], 1, spec['memory_mb'] * count,
+                      spec['compute_milli'] * count)
+    device_ids = []
+    for assignment in placement.slices:
+        d = models.Device
+        result = session.execute(
+            sa.update(d).where(d.uuid == assignment.device_uuid,
+                               d.generation == assignment.generation,
+                               d.health == 'healthy',
+                               d.compute_used + assignment.compute_milli <= d.compute_total,
+                               d.memory_used + assignment.memory_mb <= d.memory_mb)
+            .values(compute_used=d.compute_used + assignment.compute_milli,
+                    memory_used=d.memory_used + assignment.memory_mb,
+                    generation=d.generation + 1)
+            .execution_options(synchronize_session=False))
+        if result.rowcount != 1:
+            raise exception.GenerationConflict(uuid=assignment.device_uuid)
+        device_ids.append(session.scalar(sa.select(d.id).where(d.uuid == assignment.device_uuid)))
+    consumer = spec.get('consumer') or {}
+    row = models.VGPU(
+        uuid=spec.get('uuid') or uuidutils.generate_uuid(), name=spec.get('name') or '',
+        project_id=spec['project_id'], user_id=spec.get('user_id') or '', state=SCHEDULED,
+        state_reason='', profile=spec.get('profile'), compute_milli=spec['compute_milli'],
+        memory_mb=spec['memory_mb'], count=count, models=base.dumps(spec.get('models') or []),
+        locality=spec['locality'], isolation=spec.get('isolation'),
+        consumer_platform=consumer.get('platform'), consumer_host=consumer.get('host'),
+        consumer_id=consumer.get('id'), holds_capacity=True)
+    session.add(row)
+    session.flush()
+    for idx, (assignment, device_id) in enumerate(zip(placement.slices, device_ids)):
+        session.add(models.Slice(vgpu_id=row.id, idx=idx, device_id=device_id,
+                                 compute_milli=assignment.compute_milli,
+                                 memory_mb=assignment.memory_mb))
+    session.flush()
+    return _to_dict(row, _slices(session, [row.id]).get(row.id, []))
+
+
+@db_api.writer
+def set_state(context, uuid: str, state: str, reason: str = '', attachment=None,
+              expected: tuple | None = None) -> bool:
+    """Move a vGPU to ``state``; with ``expected``, only from one of those states."""
+    values = {'state': state, 'state_reason': reason}
+    if attachment is not None:
+        values['attachment'] = base.dumps(attachment)
+    query = sa.update(models.VGPU).where(models.VGPU.uuid == uuid)
+    if expected:
+        query = query.where(models.VGPU.state.in_(expected))
+    return context.session.execute(query.values(**values)).rowcount == 1
+
+
+@db_api.writer
+def request_delete(context, uuid: str, project_id=None) -> dict:
+    """DELETE: move to RELEASING (idempotent while releasing)."""
+    row = _find(context.session, uuid, project_id)
+    if row.state == DELETED:
+        raise exception.NotFound(kind='vGPU', ident=uuid)
+    row.state, row.state_reason = RELEASING, ''
+    context.session.flush()
+    return _to_dict(row, _slices(context.session, [row.id]).get(row.id, []))
+
+
+@db_api.writer
+def free_capacity(context, uuid: str, final_state: str, reason: str = '') -> bool:
+    """Give back the vGPU's device capacity and quota, once, and set ``final_state``.
+
+    Returns False when it held nothing any more (another pass freed it).
+    """
+    session = context.session
+    row = session.scalars(sa.select(models.VGPU).where(models.VGPU.uuid == uuid)
+                          .with_for_update()).first()
+    if row is None:
+        return False
+    freed = row.holds_capacity
+    if freed:
+        for s in session.scalars(sa.select(models.Slice).where(models.Slice.vgpu_id == row.id)):
+            d = models.Device
+            session.execute(
+                sa.update(d).where(d.id == s.device_id)
+                .values(compute_used=d.compute_used - s.compute_milli,
+                        memory_used=d.memory_used - s.memory_mb, generation=d.generation + 1)
+                .execution_options(synchronize_session=False))
+        quota_obj.give_back(session, row.project_id, 1, row.memory_mb * row.count,
+                            row.compute_milli * row.count)
+        row.holds_capacity = False
+    row.state = final_state
+    if reason or final_state != ERROR:
+        row.state_reason = reason
+    return freed
+
+
+@db_api.reader
+def stuck(context, states, older_than_seconds: int) -> list[str]:
+    """uuids of vGPUs sitting in ``states`` for longer than the given seconds."""
+    cutoff = timeutils.utcnow() - datetime.timedelta(seconds=older_than_seconds)
+    return list(context.session.scalars(
+        sa.select(models.VGPU.uuid).where(models.VGPU.state.in_(states),
+                                          models.VGPU.updated_at < cutoff)))
+
+
+@db_api.reader
+def leaked(context) -> list[str]:
+    """uuids of vGPUs in ERROR that still hold capacity (the reconciler frees them)."""
+    return list(context.session.scalars(
+        sa.select(models.VGPU.uuid).where(models.VGPU.state == ERROR,
+                                          models.VGPU.holds_capacity.is_(True))))
+
+
+@db_api.reader
+def shapes_requested(context, limit: int = 3) -> list[tuple[int, int, int]]:
+    """The most common (compute_milli, memory_mb, count) shapes asked for so far."""
+    v = models.VGPU
+    rows = context.session.execute(
+        sa.select(v.compute_milli, v.memory_mb, v.count, sa.func.count(v.id).label('n'))
+        .group_by(v.compute_milli, v.memory_mb, v.count)
+        .order_by(sa.desc('n')).limit(limit)).all()
+    return [(c, m, n) for c, m, n, _ in rows]

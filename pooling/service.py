@@ -1,0 +1,91 @@
+"""The long-running services (conductor, agent) as oslo.service services.
+
+Each owns an RPC server (threading executor) and one periodic thread. The
+all-in-one runs several of them in one process with the in-process transport;
+pooling-conductor and pooling-agent run one each under oslo.service.
+"""
+
+import threading
+
+from oslo_log import log as logging
+from oslo_service import service
+
+from pooling import rpc
+from pooling.agent import manager as agent_manager
+from pooling.conductor import manager as conductor_manager
+from pooling.conductor import rpcapi as conductor_rpcapi
+
+LOG = logging.getLogger(__name__)
+
+
+class _RPCService(service.ServiceBase):
+    """An RPC server plus a periodic loop, started and stopped together."""
+
+    def __init__(self, conf, transport, topic, server, endpoint, interval):
+        self.conf = conf
+        self.transport = transport
+        self._topic, self._server_name, self.endpoint = topic, server, endpoint
+        self._interval = interval
+        self._server = None
+        self._thread = None
+        self._stopped = threading.Event()
+
+    def periodic(self):
+        raise NotImplementedError
+
+    def _loop(self):
+        while not self._stopped.is_set():
+            try:
+                self.periodic()
+            except Exception:
+                LOG.exception('Periodic task of %s failed', self._topic)
+            self._stopped.wait(self._interval)
+
+    def start(self):
+        if self.transport is None:
+            self.transport = rpc.get_transport(self.conf)
+        self._server = rpc.get_server(self.transport, self._topic, self._server_name,
+                                      [self.endpoint])
+        self._server.start()
+        self._thread = threading.Thread(target=self._loop, name=self._topic, daemon=True)
+        self._thread.start()
+
+    def stop(self, graceful=False):
+        self._stopped.set()
+        if self._server is not None:
+            self._server.stop()
+            self._server.wait()
+            self._server = None
+
+    def wait(self):
+        self._stopped.wait()
+
+    def reset(self):
+        pass
+
+
+class ConductorService(_RPCService):
+    def __init__(self, conf, transport=None, host='conductor'):
+        manager = conductor_manager.ConductorManager(conf, transport)
+        super().__init__(conf, transport, rpc.CONDUCTOR_TOPIC, host, manager,
+                         conf.conductor.reconcile_interval)
+
+    def periodic(self):
+        self.endpoint.periodic()
+
+
+class AgentService(_RPCService):
+    def __init__(self, conf, transport=None):
+        self._conf = conf
+        super().__init__(conf, transport, rpc.AGENT_TOPIC, conf.agent.host, None,
+                         conf.agent.report_interval)
+
+    def start(self):
+        if self.transport is None:
+            self.transport = rpc.get_transport(self.conf)
+        conductor = conductor_rpcapi.ConductorAPI(self.conf, self.transport)
+        self.endpoint = agent_manager.AgentManager(self.conf, conductor)
+        super().start()
+
+    def periodic(self):
+        self.endpoint.report_once()

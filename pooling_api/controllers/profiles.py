@@ -1,0 +1,55 @@
+"""Handlers for /v1/profiles."""
+
+from pooling.objects import profile as profile_obj
+from pooling_api import method
+from pooling_api import policy
+from pooling_api import validation
+from pooling_api.policies import profiles as policies
+from pooling_api.schemas import profiles as schemas
+
+
+def serialize(profile: dict) -> dict:
+    out = {k: v for k, v in profile.items() if k != 'compute_milli'}
+    out['compute_percent'] = profile['compute_milli'] // 10
+    return out
+
+
+def list_profiles(req):
+    """GET /v1/profiles → 200 {"profiles": [...]}."""
+    policy.authorize(req, policies.LIST)
+    validation.query(req, schemas.LIST_QUERY)
+    profiles = profile_obj.list_profiles(method.context(req))
+    return method.respond(req, 200, {'profiles': [serialize(p) for p in profiles]})
+
+
+def show_profile(req, ident):
+    """GET /v1/profiles/{uuid or name} → 200 profile."""
+    policy.authorize(req, policies.SHOW)
+    return method.respond(req, 200, serialize(profile_obj.get_profile(method.context(req),
+                                                                      ident)))
+
+
+def create_profile(req):
+    """POST /v1/profiles → 201 profile."""
+    policy.authorize(req, policies.CREATE)
+    body = validation.body(req, schemas.CREATE)
+    count = body.get('count', 1)
+    if count > 1 and body['compute_percent'] != 100:
+        raise method.HTTPError(400, 'pooling.invalid',
+                               'A profile of %d cards takes whole cards: compute_percent must '
+                               'be 100.' % count)
+    profile = profile_obj.create_profile(
+        method.context(req), body['name'], body['compute_percent'] * 10, body['memory_mb'],
+        count=count, models_=body.get('models'), isolation=body.get('isolation'),
+        locality=body.get('locality', 'remote-allowed'),
+        description=body.get('description', ''))
+    return method.respond(req, 201, serialize(profile),
+                          headers=[('Location', req.host_url + '/v1/profiles/' +
+                                    profile['uuid'])])
+
+
+def delete_profile(req, ident):
+    """DELETE /v1/profiles/{uuid or name} → 204; 409 while vGPUs use it."""
+    policy.authorize(req, policies.DELETE)
+    profile_obj.delete_profile(method.context(req), ident)
+    return method.respond(req, 204)

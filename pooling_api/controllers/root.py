@@ -1,0 +1,111 @@
+"""The whole API surface on one screen, and the pecan hook that dispatches it.
+
+ROUTES maps each URL template to its HTTP methods and handlers (Placement's
+ROUTE_DECLARATIONS idea). A path that matches with another method gets a 405
+with an Allow header; no match gets a 404. Every error leaves as API-SIG JSON.
+"""
+
+import re
+
+import pecan
+from oslo_log import log as logging
+
+from pooling import exception
+from pooling_api import method
+from pooling_api.controllers import devices
+from pooling_api.controllers import hosts
+from pooling_api.controllers import pools
+from pooling_api.controllers import profiles
+from pooling_api.controllers import quotas
+from pooling_api.controllers import usage
+from pooling_api.controllers import versions
+from pooling_api.controllers import vgpus
+
+LOG = logging.getLogger(__name__)
+
+ROUTES = {
+    '/': {'GET': versions.root},
+    '/v1': {'GET': versions.v1},
+    '/v1/pools': {'GET': pools.list_pools, 'POST': pools.create_pool},
+    '/v1/pools/{ident}': {'GET': pools.show_pool, 'DELETE': pools.delete_pool},
+    '/v1/hosts': {'GET': hosts.list_hosts},
+    '/v1/hosts/{ident}': {'GET': hosts.show_host},
+    '/v1/devices': {'GET': devices.list_devices},
+    '/v1/devices/{ident}': {'GET': devices.show_device},
+    '/v1/profiles': {'GET': profiles.list_profiles, 'POST': profiles.create_profile},
+    '/v1/profiles/{ident}': {'GET': profiles.show_profile, 'DELETE': profiles.delete_profile},
+    '/v1/vgpus': {'GET': vgpus.list_vgpus, 'POST': vgpus.create_vgpu},
+    '/v1/vgpus/{ident}': {'GET': vgpus.show_vgpu, 'DELETE': vgpus.delete_vgpu},
+    '/v1/usage': {'GET': usage.show_usage},
+    '/v1/quotas/{project_id}': {'GET': quotas.show_quota, 'PUT': quotas.update_quota,
+                                'DELETE': quotas.delete_quota},
+}
+
+# Paths that answer without authentication (version discovery).
+PUBLIC = ('/', '/v1')
+
+
+def add_route(path: str, handlers: dict) -> None:
+    """Add a resource defined outside this module (e.g. Nova vendordata)."""
+    ROUTES[path] = handlers
+    _compile()
+
+
+_COMPILED: list = []
+
+
+def _compile():
+    _COMPILED[:] = [
+        (re.compile('^' + re.sub(r'\{(\w+)\}', r'(?P<\1>[^/]+)', path) + '$'), path)
+        for path in ROUTES]
+
+
+_compile()
+
+
+def match(path: str):
+    """(template, params) for ``path``, or (None, None)."""
+    path = path.rstrip('/') or '/'
+    for regex, template in _COMPILED:
+        found = regex.match(path)
+        if found:
+            return template, found.groupdict()
+    return None, None
+
+
+def dispatch(req):
+    """Run the handler for ``req`` and turn every failure into a JSON error."""
+    try:
+        template, params = match(req.path_info)
+        if template is None:
+            raise method.HTTPError(404, 'pooling.not_found',
+                                   'The resource %s could not be found.' % req.path_info)
+        handlers = ROUTES[template]
+        handler = handlers.get(req.method)
+        if handler is None:
+            allow = ', '.join(sorted(handlers))
+            raise method.HTTPError(405, 'pooling.method_not_allowed',
+                                   'Method %s is not allowed on %s; allowed: %s.'
+                                   % (req.method, req.path_info, allow),
+                                   headers=[('Allow', allow)])
+        return handler(req, **params)
+    except method.HTTPError as err:
+        return method.error(req, err.status, err.code, err.detail, err.headers)
+    except exception.PoolingException as err:
+        return method.error(req, err.code, err.error_code, str(err))
+    except Exception:
+        LOG.exception('Unexpected error handling %s %s', req.method, req.path_info)
+        return method.error(req, 500, 'pooling.internal',
+                            'The server failed to handle the request; see its log.')
+
+
+class RootController:
+    """pecan's root: every path goes through ``dispatch`` above."""
+
+    @pecan.expose()
+    def _route(self, args, request):
+        return self.handle, []
+
+    @pecan.expose()
+    def handle(self, *args, **kwargs):
+        return dispatch(pecan.request)

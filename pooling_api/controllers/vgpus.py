@@ -1,0 +1,117 @@
+"""Handlers for /v1/vgpus: claim, list, show and release vGPUs."""
+
+from pooling import exception
+from pooling.objects import host as host_obj
+from pooling.objects import profile as profile_obj
+from pooling.objects import vgpu as vgpu_obj
+from pooling_api import method
+from pooling_api import policy
+from pooling_api import validation
+from pooling_api.policies import vgpus as policies
+from pooling_api.schemas import common
+from pooling_api.schemas import vgpus as schemas
+
+_INTERNAL = ('compute_milli', 'holds_capacity')
+
+
+def serialize(vgpu: dict) -> dict:
+    out = {k: v for k, v in vgpu.items() if k not in _INTERNAL}
+    out['compute_percent'] = vgpu['compute_milli'] / 10
+    out['slices'] = [{**{k: v for k, v in s.items() if k != 'compute_milli'},
+                      'compute_percent': s['compute_milli'] / 10} for s in vgpu['slices']]
+    degraded = any(s.get('device_health') == 'unhealthy' for s in vgpu['slices'])
+    out['health'] = 'degraded' if degraded else 'ok'
+    return out
+
+
+def _owner_filter(req):
+    """None for callers who may see every project, else the caller's project."""
+    if policy.allowed(req, policies.LIST_ALL):
+        return None
+    return method.context(req).project_id
+
+
+def _spec(req, body: dict) -> dict:
+    """The validated request in internal units, resolved against profiles and hosts."""
+    ctx = method.context(req)
+    spec = {'name': body.get('name', ''), 'project_id': ctx.project_id,
+            'user_id': ctx.user_id, 'consumer': body.get('consumer')}
+    if 'profile' in body:
+        try:
+            profile = profile_obj.get_profile(ctx, body['profile'])
+        except exception.NotFound:
+            raise method.HTTPError(400, 'pooling.invalid',
+                                   'Unknown profile %r.' % body['profile']) from None
+        spec.update(profile=profile['name'], compute_milli=profile['compute_milli'],
+                    memory_mb=profile['memory_mb'], count=profile['count'],
+                    models=body.get('models', profile['models']),
+                    locality=body.get('locality', profile['locality']),
+                    isolation=body.get('isolation', profile['isolation']))
+    else:
+        spec.update(compute_milli=body['compute_percent'] * 10, memory_mb=body['memory_mb'],
+                    count=body.get('count', 1), models=body.get('models', []),
+                    locality=body.get('locality', 'remote-allowed'),
+                    isolation=body.get('isolation'))
+    if spec['count'] > 1 and spec['compute_milli'] != 1000:
+        raise method.HTTPError(400, 'pooling.invalid',
+                               'A vGPU of %d cards takes whole cards: compute_percent must be '
+                               '100.' % spec['count'])
+    consumer_host = (spec['consumer'] or {}).get('host')
+    if spec['locality'] != 'remote-allowed' and not consumer_host:
+        raise method.HTTPError(400, 'pooling.invalid',
+                               'Locality %r needs consumer.host: the host the vGPU is used on.'
+                               % spec['locality'])
+    if consumer_host:
+        try:
+            host_obj.get_host(ctx, consumer_host)
+        except exception.NotFound:
+            raise method.HTTPError(400, 'pooling.invalid',
+                                   'Unknown consumer host %r.' % consumer_host) from None
+    return spec
+
+
+def list_vgpus(req):
+    """GET /v1/vgpus?state=&all_projects=&project_id=&consumer_id= → 200 {"vgpus": [...]}."""
+    policy.authorize(req, policies.LIST)
+    query = validation.query(req, schemas.LIST_QUERY)
+    ctx = method.context(req)
+    project_id = ctx.project_id
+    if common.as_bool(query.get('all_projects')) or query.get('project_id'):
+        policy.authorize(req, policies.LIST_ALL)
+        project_id = query.get('project_id')
+    consumer = None
+    if query.get('consumer_id'):
+        consumer = ('nova', query['consumer_id'])
+    vgpus = vgpu_obj.list_vgpus(ctx, project_id=project_id, state=query.get('state'),
+                                consumer=consumer,
+                                limit=req.environ['pooling.services'].conf.api.max_limit)
+    return method.respond(req, 200, {'vgpus': [serialize(v) for v in vgpus]})
+
+
+def show_vgpu(req, ident):
+    """GET /v1/vgpus/{uuid} → 200 vgpu (404 for another project's)."""
+    policy.authorize(req, policies.SHOW)
+    vgpu = vgpu_obj.get_vgpu(method.context(req), ident, project_id=_owner_filter(req))
+    return method.respond(req, 200, serialize(vgpu))
+
+
+def create_vgpu(req):
+    """POST /v1/vgpus → 201 vgpu in SCHEDULED; 409 when nothing fits or quota is spent."""
+    policy.authorize(req, policies.CREATE)
+    body = validation.body(req, schemas.CREATE)
+    spec = _spec(req, body)
+    services = req.environ['pooling.services']
+    ctx = method.context(req)
+    vgpu = services.claims.claim(ctx, spec)
+    services.conductor.prepare_vgpu(ctx, vgpu['uuid'])
+    return method.respond(req, 201, serialize(vgpu),
+                          headers=[('Location', req.host_url + '/v1/vgpus/' + vgpu['uuid'])])
+
+
+def delete_vgpu(req, ident):
+    """DELETE /v1/vgpus/{uuid} → 202; the vGPU goes RELEASING, then DELETED."""
+    policy.authorize(req, policies.DELETE)
+    ctx = method.context(req)
+    vgpu = vgpu_obj.request_delete(ctx, ident, project_id=_owner_filter(req))
+    req.environ['pooling.services'].conductor.release_vgpu(ctx, vgpu['uuid'])
+    return method.respond(req, 202)

@@ -1,0 +1,36 @@
+"""Schema pieces shared by several resources."""
+
+NAME = {'type': 'string', 'minLength': 1, 'maxLength': 255,
+        'pattern': r'^[A-Za-z0-9][A-Za-z0-9._:-]*$'}
+DESCRIPTION = {'type': 'string', 'maxLength': 255}
+UUID = {'type': 'string', 'format': 'uuid',
+        'pattern': '^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?'
+                   '[0-9a-fA-F]{12}$'}
+IDENT = {'type': 'string', 'minLength': 1, 'maxLength': 255}
+TIMESTAMP = {'type': ['string', 'null']}
+COMPUTE_PERCENT = {'type': 'integer', 'minimum': 1, 'maximum': 100}
+MEMORY_MB = {'type': 'integer', 'minimum': 1, 'maximum': 16 * 1024 * 1024}
+COUNT = {'type': 'integer', 'minimum': 1, 'maximum': 64}
+MODELS = {'type': 'array', 'items': {'type': 'string', 'minLength': 1, 'maxLength': 128},
+          'uniqueItems': True, 'maxItems': 32}
+LOCALITY = {'type': 'string', 'enum': ['local', 'remote-allowed', 'remote-required']}
+ISOLATION = {'type': 'string', 'enum': ['hard', 'firm', 'soft', 'none']}
+BOOL_QUERY = {'type': 'string', 'enum': ['true', 'false', 'True', 'False', '1', '0']}
+CAPACITY = {'type': 'object', 'required': ['compute_percent', 'memory_mb'],
+            'properties': {'compute_percent': {'type': 'number'},
+                           'memory_mb': {'type': 'integer'}},
+            'additionalProperties': False}
+
+
+def no_query() -> dict:
+    return {'type': 'object', 'properties': {}, 'additionalProperties': False}
+
+
+def as_bool(value: str | None) -> bool:
+    return str(value).lower() in ('true', '1')
+
+
+def list_of(key: str, item: dict) -> dict:
+    return {'type': 'object', 'required': [key],
+            'properties': {key: {'type': 'array', 'items': item}},
+            'additionalProperties': False}

@@ -1,0 +1,16 @@
+"""JSON Schemas for usage."""
+
+from pooling_api.schemas import common
+
+QUERY = {'type': 'object', 'properties': {'pool': common.IDENT}, 'additionalProperties': False}
+ENTRY = {
+    'type': 'object',
+    'required': ['pool', 'model', 'devices', 'capacity', 'allocated', 'free', 'stranded'],
+    'properties': {'pool': {'type': 'string'}, 'model': {'type': 'string'},
+                   'devices': {'type': 'integer'}, 'capacity': common.CAPACITY,
+                   'allocated': common.CAPACITY, 'free': common.CAPACITY,
+                   'stranded': common.CAPACITY,
+                   'common_shapes': {'type': 'array', 'items': {'type': 'object'}}},
+    'additionalProperties': False,
+}
+USAGE = common.list_of('usage', ENTRY)

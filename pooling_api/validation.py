@@ -1,0 +1,38 @@
+"""JSON Schema validation of request bodies and query strings, before any work."""
+
+import jsonschema
+
+from pooling_api import method
+
+
+def _message(err: jsonschema.ValidationError, what: str) -> str:
+    where = '/'.join(str(p) for p in err.absolute_path)
+    if err.validator == 'additionalProperties':
+        return 'Invalid %s: %s' % (what, err.message)
+    return 'Invalid %s%s: %s' % (what, ' at %r' % where if where else '', err.message)
+
+
+def body(req, schema: dict) -> dict:
+    """Parse and validate the JSON body against ``schema``; 400 on mismatch."""
+    data = method.json_body(req)
+    try:
+        jsonschema.Draft202012Validator(schema).validate(data)
+    except jsonschema.ValidationError as err:
+        raise method.HTTPError(400, 'pooling.invalid', _message(err, 'request body')) from None
+    return data
+
+
+def query(req, schema: dict) -> dict:
+    """Validate the query string (single values only) against ``schema``."""
+    params = {}
+    for key in req.GET.keys():
+        values = req.GET.getall(key)
+        if len(values) > 1:
+            raise method.HTTPError(400, 'pooling.invalid',
+                                   'Invalid query: %r given more than once' % key)
+        params[key] = values[0]
+    try:
+        jsonschema.Draft202012Validator(schema).validate(params)
+    except jsonschema.ValidationError as err:
+        raise method.HTTPError(400, 'pooling.invalid', _message(err, 'query')) from None
+    return params
