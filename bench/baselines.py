@@ -70,50 +70,67 @@ class DotProdPolicy(Policy):
 
 
 class GpuClusteringPolicy(Policy):
-    """Hosts already running slices of the same share first, then empty hosts, best-fit card."""
+    """Affinity tiers by the shares already on the host, then the least GPU left.
+
+    Tiers (0-100): only slices of the request's share on the host (75-100), that share among
+    others (50-75), an idle host (25-50), other shares only (0-25); inside a tier
+    25 * (8000 - GPU-milli left) / 8000, integer. Host-only requests score 0 everywhere.
+    """
 
     def choose(self, cand):
         model = cand.model
         req = cand.request
         hosts = cand.hosts
-        if req.count == 1 and not cand.whole:
-            milli = req.compute_milli
-            shapes = model.host_shapes
-            score = np.fromiter(
-                (
-                    (2 if shapes[h][milli] > 0 else 1 if not +shapes[h] else 0)
-                    for h in hosts.tolist()
-                ),
-                dtype=np.int64,
-                count=hosts.size,
-            )
-            best = _first_max(hosts, score)
-        else:
-            best = int(hosts[0])
+        if not req.count:
+            return int(hosts[0]), []
+        milli = 1000 if cand.whole else req.compute_milli
+        shapes = model.host_shapes
+        left = model.h.cfree[hosts]
+        inner = 25 * (8000 - left) // 8000
+        tiers = np.fromiter((_affinity_tier(shapes[h], milli) for h in hosts.tolist()),
+                            dtype=np.int64, count=hosts.size)
+        best = _first_max(hosts, inner + 25 * tiers)
         return best, self.pick_cards(cand, best)
+
+
+def _affinity_tier(shapes, milli) -> int:
+    present = [k for k, v in shapes.items() if v > 0]
+    if milli in present:
+        return 3 if len(present) == 1 else 2
+    return 0 if present else 1
 
 
 class GpuPackingPolicy(Policy):
-    """Already shared cards first (least free), then free cards of used hosts, then new hosts."""
+    """Shared cards first, then free cards of used hosts, then fresh (smaller first) hosts.
+
+    Scores: using only already-shared cards 100 - (free % of the cards used)/10 (>= 50); having
+    to use whole free cards on a used host 50 - their number (>= 33); a host whose cards are
+    all free 33 - its card count. Cards: least free first. Host-only requests score 0.
+    """
 
     def choose(self, cand):
-        model = cand.model
-        h = model.h
         req = cand.request
         hosts = cand.hosts
-        used = h.cfree[hosts] < h.ctot[hosts]
-        if req.count == 1 and not cand.whole:
-            d = model.d
-            fit = cand.fit
-            shared = np.zeros(model.n_hosts, dtype=bool)
-            n = model.n_devices
-            partial = fit & (d.cfree[:n] < d.ctot[:n])
-            shared[d.host[:n][partial]] = True
-            score = np.where(shared[hosts], 2, np.where(used, 1, 0))
-        else:
-            score = used.astype(int)
-        best = _first_max(hosts, score)
+        if not req.count:
+            return int(hosts[0]), []
+        scores = np.fromiter((self._score(cand, h) for h in hosts.tolist()), dtype=np.int64,
+                             count=hosts.size)
+        best = _first_max(hosts, scores)
         return best, self.pick_cards(cand, best)
+
+    @staticmethod
+    def _score(cand, h) -> int:
+        d = cand.model.d
+        devs = cand.model.host_devices[h]
+        n_free = sum(1 for i in devs if d.cfree[i] == d.ctot[i])
+        if n_free == len(devs):
+            return max(33 - n_free, n_free)
+        used = sorted((int(d.cfree[i]), i) for i in cand.devices_on(h))[:cand.request.count]
+        whole = sum(1 for free, _ in used if free == 1000)
+        if whole:
+            return max(50 - whole, 33)
+        free_pct = sum(free * 100 // 1000 for free, _ in used)
+        return max(100 - free_pct // 10, 50)
 
 
 class PassthroughStackPolicy(PassthroughPolicy):

@@ -26,7 +26,18 @@ EXTRA = {"fgd-online": lambda seed: FgdPolicy(source="observed")}
 
 
 def make_policy(name: str, seed: int):
-    """A product plugin by name, else a calibration baseline of the benchmark."""
+    """A product plugin by name, else a calibration baseline of the benchmark.
+
+    ``NAME[key=value;...]`` passes options to the policy (e.g. ``fgd[scale=2000]``).
+    """
+    if name.endswith(']') and '[' in name:
+        name, _, opts = name[:-1].partition('[')
+        options = dict(kv.split('=', 1) for kv in opts.split(';') if kv)
+        options = {k: (v.lower() in ('1', 'true', 'yes')) if v.lower() in (
+            '1', '0', 'true', 'false', 'yes', 'no') else v for k, v in options.items()}
+        if name == 'fgd-online':
+            return FgdPolicy(source='observed', **options)
+        return load_policy(name, **options)
     if name in BASELINES:
         cls = BASELINES[name]
         return cls(seed=seed) if name == "random" else cls()
@@ -65,6 +76,7 @@ def run_one(
     arrived = used = reserved = 0
     unit = capacity / 100  # GPU-milli per percent of capacity
     reserved_at_100 = None
+    last_below = reserved_below = 0.0
     buckets: dict[int, list[float]] = {}
     first_failure = None
     failures = {"fragmentation": 0, "impossible": 0}
@@ -93,19 +105,24 @@ def run_one(
         buckets.setdefault(bucket, []).append(_round(used / unit, 2))
         if bucket == 100:
             reserved_at_100 = reserved
+        if arrived <= capacity:
+            # NOTE: on small clusters no arrival may land in the 100 % bucket; then the last
+            # allocation at or below 100 % arrived stands for it.
+            last_below = _round(used / unit, 2)
+            reserved_below = reserved
         if progress and n % 2000 == 0:
             progress(n, len(stream))
     curve = [[b, statistics.fmean(v)] for b, v in sorted(buckets.items())]
-    at100 = statistics.fmean(buckets[100]) if 100 in buckets else float("nan")
+    at100 = statistics.fmean(buckets[100]) if 100 in buckets else last_below
+    if reserved_at_100 is None:
+        reserved_at_100 = reserved_below
     return {
         "seed": seed,
         "unallocated_pct_at_100": 100.0 - at100,
         "alloc_pct_at_first_failure": first_failure[0] if first_failure else None,
         "arrived_pct_at_first_failure": first_failure[1] if first_failure else None,
         "failures": failures,
-        "reserved_pct_at_100": (
-            None if reserved_at_100 is None else reserved_at_100 / capacity * 100
-        ),
+        "reserved_pct_at_100": reserved_at_100 / capacity * 100,
         "remote_placements": remote_placed,
         "decisions": len(stream),
         "curve": curve,

@@ -40,7 +40,16 @@ class FgdPolicy(Policy):
     #: how the workload weights a shape: 'pods' (FGD: popularity) or 'demand' (pods x cards).
     weighting = 'pods'
 
+    #: the ΔF (milli-cards) that moves the sigmoid by one unit; larger = coarser integer scores.
+    scale = 1000.0
+    #: whether host-only (CPU) shapes of the workload count (they make every idle card a
+    #: fragment, as in the paper).
+    host_only_tasks = True
+
     def __init__(self, source: str = 'auto', coverage: float = 0.95, **options):
+        for key in ('scale', 'host_only_tasks', 'weighting'):
+            if key in options:
+                setattr(self, key, type(getattr(self, key))(options.pop(key)))
         if source not in ('auto', 'target', 'observed'):
             raise ValueError('source must be auto, target or observed, got %r' % (source,))
         self.source = source
@@ -90,6 +99,8 @@ class FgdPolicy(Policy):
             acc += w
         tasks = []
         for (cpu, milli, count, models), w in kept:
+            if not count and not self.host_only_tasks:
+                continue
             ids = None
             if models is not None:
                 ids = frozenset(model.models.ids[m] for m in models if m in model.models.ids)
@@ -152,7 +163,7 @@ class FgdPolicy(Policy):
         return cpu_free, cards
 
     def _score(self, delta: float) -> int:
-        x = delta / (self._total * 1000.0)
+        x = delta / (self._total * self.scale)
         if x < -700:
             return 0
         return int(100.0 / (1.0 + math.exp(-x)))
