@@ -60,3 +60,11 @@ def test_probe_reports_unavailable_drivers_too():
 
 def test_known_drivers_lists_sim():
     assert 'sim' in driver_loader.known_drivers()
+
+
+def test_missing_vendor_library_skips_only_that_driver():
+    from pooling_drivers.accelerators.seam import RecordedSeam
+    drivers = driver_loader.load_accelerator_drivers(['nvidia', 'sim'], SIM, seam=RecordedSeam())
+    assert [d.name for d in drivers] == ['sim']
+    report = driver_loader.probe(['nvidia'], {}, seam=RecordedSeam())
+    assert report[0]['available'] is False and 'pynvml' in report[0]['reason']
