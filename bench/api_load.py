@@ -181,7 +181,7 @@ def _line(s: dict) -> str:
         f"{s['service']:9s} c={s['concurrency']:<3d} {s['claims_per_s']:7.1f} claims/s  "
         f"claim p50 {s['claim_p50_ms']:6.1f} ms p99 {s['claim_p99_ms']:6.1f} ms  "
         f"release p50 {s['release_p50_ms']:6.1f} ms  errors {s['errors']} "
-        f"(5xx {s['server_errors']})"
+        f"(5xx {s['server_errors']}) {s.get('error_statuses') or ''}"
     )
 
 

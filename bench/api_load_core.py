@@ -45,6 +45,7 @@ class LevelResult:
     claim_ms: list = dataclasses.field(default_factory=list)
     release_ms: list = dataclasses.field(default_factory=list)
     first_error: str | None = None
+    error_statuses: dict = dataclasses.field(default_factory=dict)
 
     @property
     def claims_per_s(self) -> float:
@@ -64,6 +65,7 @@ class LevelResult:
             "claim_p99_ms": round(percentile(self.claim_ms, 99), 2),
             "release_p50_ms": round(percentile(self.release_ms, 50), 2),
             "release_p99_ms": round(percentile(self.release_ms, 99), 2),
+            "error_statuses": {str(k): v for k, v in sorted(self.error_statuses.items())},
             "first_error": self.first_error,
         }
 
@@ -109,7 +111,7 @@ class PoolingTarget(HttpTarget):
     def __init__(self, base_url: str, compute_percent: int = 25, memory_mb: int = 1024):
         super().__init__(
             base_url,
-            {"OpenStack-API-Version": "accelerator-pool 1.0", "Accept": "application/json"},
+            {"OpenStack-API-Version": "accelerator-pool 1.0"},
         )
         self.shape = {"compute_percent": compute_percent, "memory_mb": memory_mb}
 
@@ -134,7 +136,6 @@ class PlacementTarget(HttpTarget):
             base_url,
             {
                 "X-Auth-Token": "admin",
-                "Accept": "application/json",
                 "OpenStack-API-Version": "placement " + self.MICROVERSION,
             },
         )
@@ -179,6 +180,9 @@ def _client_loop(
                 except (CallFailed, OSError, http.client.HTTPException, ValueError) as exc:
                     with lock:
                         result.errors += 1
+                        status = exc.status if isinstance(exc, CallFailed) else "io"
+                        key = f"{phase} {status}"
+                        result.error_statuses[key] = result.error_statuses.get(key, 0) + 1
                         if isinstance(exc, CallFailed) and exc.status >= 500:
                             result.server_errors += 1
                         result.first_error = result.first_error or f"{phase}: {exc}"

@@ -96,7 +96,7 @@ def http_json(
     """One request to a loopback service; the decoded answer."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
-        hdrs = {"Accept": "application/json", **(headers or {})}
+        hdrs = dict(headers or {})
         data = None
         if body is not None:
             data = json.dumps(body).encode()
@@ -211,7 +211,78 @@ def _script(name: str) -> str:
     return str(candidate) if candidate.exists() else name
 
 
-def start_pooling(procs: Processes, work: Path, db_url: str, workers: int = 2,
-                  devices: int = 16) -> int:
-    """Run pooling-api (noauth) with its conductor and a sim agent; return the port."""
-    raise NotImplementedError('pooling-api start-up lands with the service commands')
+RABBIT_URL = os.environ.get("POOLING_TEST_RABBIT", "rabbit://guest:guest@127.0.0.1:5672/")
+
+
+def start_pooling(
+    procs: Processes,
+    work: Path,
+    db_url: str,
+    workers: int = 2,
+    devices: int = 16,
+    hosts: int = 2,
+    transport_url: str = RABBIT_URL,
+    consumer_host: bool = False,
+) -> int:
+    """Run pooling-api (noauth), pooling-conductor and sim agents; return the API port.
+
+    Real processes on real MariaDB and RabbitMQ, each with its own control
+    exchange so that concurrent runs never see each other's messages.
+    ``devices`` simulated A100 cards are spread over ``hosts`` agents.
+    """
+    work.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    exchange = "pooling-bench-" + uuid.uuid4().hex[:8]
+    main_conf = work / "pooling.conf"
+    main_conf.write_text(
+        f"[DEFAULT]\ntransport_url = {transport_url}\ncontrol_exchange = {exchange}\n"
+        f"[database]\nconnection = {db_url}\n"
+        f"[api]\nhost = 127.0.0.1\nport = {port}\nworkers = {workers}\n"
+        "auth_strategy = noauth\n"
+        "[agent]\nreport_interval = 2\n"
+        "[conductor]\nreconcile_interval = 5\n"
+    )
+    subprocess.run(
+        [_script("pooling-manage"), "--config-file", str(main_conf), "db", "sync"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    procs.start(
+        "pooling-conductor", [_script("pooling-conductor"), "--config-file", str(main_conf)]
+    )
+    names = []
+    per_host = [devices // hosts + (1 if i < devices % hosts else 0) for i in range(hosts)]
+    agents = [
+        (f"bench-gpu-{i}", f"nvidia:A100-SXM4-80GB:81920:108:{n}", ["sim"])
+        for i, n in enumerate(per_host)
+        if n
+    ]
+    if consumer_host:
+        agents.append(("bench-cpu-0", "", []))
+    for name, sim, drivers in agents:
+        agent_conf = work / f"{name}.conf"
+        agent_conf.write_text(
+            f"[agent]\nhost = {name}\nfabric = bench-fabric\n"
+            f"sim_devices = {sim}\nenabled_drivers = {','.join(drivers)}\n"
+        )
+        procs.start(
+            name,
+            [
+                _script("pooling-agent"),
+                "--config-file",
+                str(main_conf),
+                "--config-file",
+                str(agent_conf),
+            ],
+        )
+        names.append(name)
+    procs.start("pooling-api", [_script("pooling-api"), "--config-file", str(main_conf)])
+    wait_http(port, "/", procs)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        procs.check_alive()
+        hosts_up = http_json(port, "GET", "/v1/hosts")["hosts"]
+        if len([h for h in hosts_up if h["state"] == "up"]) >= len(names):
+            return port
+        time.sleep(0.5)
+    raise RuntimeError(f"pooling agents {names} did not report within 60 s")
