@@ -17,7 +17,9 @@ from pooling_api.controllers import hosts
 from pooling_api.controllers import pools
 from pooling_api.controllers import profiles
 from pooling_api.controllers import quotas
+from pooling_api.controllers import slots
 from pooling_api.controllers import usage
+from pooling_api.controllers import vendordata
 from pooling_api.controllers import versions
 from pooling_api.controllers import vgpus
 
@@ -37,6 +39,8 @@ ROUTES = {
     '/v1/vgpus': {'GET': vgpus.list_vgpus, 'POST': vgpus.create_vgpu},
     '/v1/vgpus/{ident}': {'GET': vgpus.show_vgpu, 'DELETE': vgpus.delete_vgpu},
     '/v1/usage': {'GET': usage.show_usage},
+    '/v1/slots': {'GET': slots.list_slots},
+    '/v1/vendordata': {'POST': vendordata.vendordata},
     '/v1/quotas/{project_id}': {'GET': quotas.show_quota, 'PUT': quotas.update_quota,
                                 'DELETE': quotas.delete_quota},
 }

@@ -1,0 +1,48 @@
+"""How pool profiles are named on the OpenStack side (Cyborg, Placement, Nova).
+
+One pool profile ``p`` becomes the Cyborg device profile ``<prefix>p`` (only
+``[a-zA-Z0-9-_]``, Cyborg's rule), the Placement resource class
+``CUSTOM_POOL_P`` and the trait ``CUSTOM_POOL_PROFILE_P``; every deployable of
+ours also carries ``CUSTOM_POOLING``. Device profiles require that trait, so a
+group can never land on an RP that Nova or another Cyborg driver owns (device
+profiles may not name ``OWNER_CYBORG``: only ``CUSTOM_`` traits are allowed).
+"""
+
+import re
+
+POOLING_TRAIT = 'CUSTOM_POOLING'
+# The vGPU a bound ARQ becomes is named after the ARQ: one vGPU per ARQ, and
+# the reconciler finds both sides from either.
+VGPU_PREFIX = 'cyborg-arq-'
+
+
+def _upper(name: str) -> str:
+    return re.sub(r'[^A-Z0-9_]', '_', name.upper())
+
+
+def device_profile_name(prefix: str, profile: str) -> str:
+    return prefix + re.sub(r'[^a-zA-Z0-9_-]', '_', profile)
+
+
+def resource_class(profile: str) -> str:
+    return 'CUSTOM_POOL_' + _upper(profile)
+
+
+def traits(profile: str) -> list[str]:
+    return [POOLING_TRAIT, 'CUSTOM_POOL_PROFILE_' + _upper(profile)]
+
+
+def device_profile_groups(profile: str) -> list[dict]:
+    """One group, one unit: Cyborg makes one ARQ per ``resources:`` unit."""
+    return [{'resources:%s' % resource_class(profile): '1',
+             'trait:%s' % POOLING_TRAIT: 'required'}]
+
+
+def vgpu_name(arq_uuid: str) -> str:
+    return VGPU_PREFIX + arq_uuid
+
+
+def arq_of(vgpu_name_: str) -> str | None:
+    if vgpu_name_ and vgpu_name_.startswith(VGPU_PREFIX):
+        return vgpu_name_[len(VGPU_PREFIX):]
+    return None

@@ -1,0 +1,62 @@
+"""[cyborg] options: whether the conductor keeps Cyborg in sync, and how it reaches it.
+
+Registered on the ConfigOpts the caller passes (no global CONF). ``list_opts``
+feeds oslo-config-generator; ``register_opts`` is what pooling.conf calls.
+"""
+
+from keystoneauth1 import loading as ks_loading
+from oslo_config import cfg
+
+GROUP = 'cyborg'
+
+OPTS = [
+    cfg.BoolOpt('enabled', default=False,
+                help='Publish pool profiles as Cyborg device profiles and turn bound ARQs '
+                     'into vGPUs (pooling-conductor), and serve the Cyborg driver its slots.'),
+    cfg.StrOpt('profile_prefix', default='pool-',
+               help='Prefix of the Cyborg device profiles this pool owns; the publisher '
+                    'creates, updates and deletes only profiles with this prefix.'),
+    cfg.IntOpt('max_slots_per_profile', default=16, min=1, max=256,
+               help='Most slots one host reports for one profile (Cyborg keeps one attach '
+                    'handle per slot).'),
+    cfg.IntOpt('sync_interval', default=10, min=1,
+               help='Seconds between two sync passes (publish profiles, reconcile ARQs).'),
+    cfg.IntOpt('published_cache_seconds', default=10, min=0,
+               help='How long pooling-api trusts its last look at which device profiles '
+                    'Cyborg has (for the "published" field of /v1/profiles).'),
+]
+
+
+def _ks_opts():
+    return (ks_loading.get_session_conf_options()
+            + ks_loading.get_auth_common_conf_options()
+            + ks_loading.get_auth_plugin_conf_options('password')
+            + ks_loading.get_adapter_conf_options(include_deprecated=False))
+
+
+def register_opts(conf):
+    conf.register_opts(OPTS, group=GROUP)
+    ks_loading.register_session_conf_options(conf, GROUP)
+    ks_loading.register_auth_conf_options(conf, GROUP)
+    ks_loading.register_adapter_conf_options(conf, GROUP, include_deprecated=False)
+    conf.set_default('service_type', 'accelerator', group=GROUP)
+    conf.set_default('valid_interfaces', ['internal', 'public'], group=GROUP)
+
+
+def list_opts():
+    """[(group, opts)] for oslo-config-generator, keystoneauth options included."""
+    seen, merged = set(), []
+    for opt in OPTS + _ks_opts():
+        if opt.dest not in seen:
+            seen.add(opt.dest)
+            merged.append(opt)
+    return [(GROUP, merged)]
+
+
+def ensure(conf):
+    """Register the [cyborg] group on ``conf`` unless pooling.conf already did."""
+    try:
+        _ = conf.cyborg.enabled
+    except Exception:  # NoSuchOptError / NoSuchGroupError
+        register_opts(conf)
+    return conf

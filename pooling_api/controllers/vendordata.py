@@ -1,0 +1,49 @@
+"""POST /v1/vendordata: Nova's DynamicJSON vendordata target.
+
+Nova's metadata service (or nova-compute, for a config drive) POSTs the
+instance's ids with its own service token; we answer that instance's vGPUs and
+their attachments (for a remote vGPU: the endpoints and the per-vGPU token the
+guest connects with). Only a caller with the service or admin role gets an
+answer, and only vGPUs whose consumer is that Nova instance *and* whose project
+is the instance's project: knowing an instance id is not enough.
+"""
+
+from pooling.objects import vgpu as vgpu_obj
+from pooling_api import method, policy, validation
+from pooling_api import policies as all_policies
+from pooling_api.policies import vendordata as policies
+from pooling_api.schemas import vendordata as schemas
+
+all_policies.register(policies)
+
+
+def _describe():
+    """Put this operation in the OpenAPI document (skipped while openapi is importing)."""
+    from pooling_api import openapi
+
+    if hasattr(openapi, 'register'):
+        openapi.register('/v1/vendordata', 'POST', body=schemas.REQUEST, response=schemas.RESPONSE)
+
+
+_describe()
+_SHOWN = ('uuid', 'profile', 'state', 'memory_mb', 'count', 'locality', 'isolation',
+          'attachment')
+
+
+def _view(vgpu: dict) -> dict:
+    out = {k: vgpu.get(k) for k in _SHOWN}
+    out['compute_percent'] = vgpu['compute_milli'] / 10
+    out['slices'] = [{'index': s['index'], 'host': s['host'], 'device_uuid': s['device_uuid'],
+                      'compute_percent': s['compute_milli'] / 10, 'memory_mb': s['memory_mb']}
+                     for s in vgpu['slices']]
+    return out
+
+
+def vendordata(req):
+    """POST /v1/vendordata {instance-id, project-id, ...} → 200 {"vgpus": [...]}."""
+    policy.authorize(req, policies.SHOW)
+    body = validation.body(req, schemas.REQUEST)
+    found = vgpu_obj.list_vgpus(method.context(req), project_id=body['project-id'],
+                                consumer=('nova', body['instance-id']))
+    live = [v for v in found if v['state'] not in (vgpu_obj.RELEASING, vgpu_obj.DELETED)]
+    return method.respond(req, 200, {'vgpus': [_view(v) for v in live]})
