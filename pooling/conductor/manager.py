@@ -12,6 +12,7 @@ import oslo_messaging as messaging
 from oslo_log import log as logging
 
 from pooling import context as pooling_context
+from pooling import exception
 from pooling.agent import rpcapi as agent_rpcapi
 from pooling.objects import host as host_obj
 from pooling.objects import vgpu as vgpu_obj
@@ -61,10 +62,16 @@ class ConductorManager:
         host_obj.heartbeat(self.ctx, host)
 
     def prepare_vgpu(self, context, uuid: str) -> None:
-        self.prepare(uuid)
+        try:
+            self.prepare(uuid)
+        except exception.NotFound:
+            LOG.warning('Asked to prepare vGPU %s, which does not exist', uuid)
 
     def release_vgpu(self, context, uuid: str) -> None:
-        self.release(uuid)
+        try:
+            self.release(uuid)
+        except exception.NotFound:
+            LOG.warning('Asked to release vGPU %s, which does not exist', uuid)
 
     # The state machine ---------------------------------------------------
     def prepare(self, uuid: str) -> None:

@@ -75,7 +75,8 @@ def report(context, name: str, pool: str, fabric: str | None, cpu_milli: int, ra
         row = existing.pop(info['uuid'], None)
         if row is None:
             row = models.Device(uuid=info['uuid'], host_id=host.id, compute_used=0,
-                                memory_used=0, generation=0, compute_total=1000)
+                                memory_used=0, generation=0, compute_total=1000,
+                                health='healthy', health_reason='')
             session.add(row)
         row.host_id = host.id
         for field in ('vendor', 'model', 'pci_address', 'memory_mb', 'compute_units',
