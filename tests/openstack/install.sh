@@ -17,7 +17,7 @@ if [ ! -f "$STAMP" ] || [ "$HERE/constraints.txt" -nt "$STAMP" ]; then
   "$V/bin/pip" install -q -U pip 2>&1 | { grep -v '^WARNING: Location' || true; }
   "$V/bin/pip" install -q -c "$HERE/constraints.txt" \
     keystone==30.0.0 openstack-placement==16.0.0 openstack-cyborg==17.0.0 nova==34.0.0 \
-    glance==33.0.0 gunicorn PyMySQL python-openstackclient python-cyborgclient osc-placement \
+    glance==33.0.0 gunicorn PyMySQL python-openstackclient python-cyborgclient osc-placement pytest \
     2>&1 | { grep -v '^WARNING: Location' || true; }
   [ "${PIPESTATUS[0]}" = 0 ] || exit 1
   touch "$STAMP"

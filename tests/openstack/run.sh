@@ -16,6 +16,9 @@ bash "$HERE/stack.sh" || fail "stack did not come up; logs in $E2E_DIR/logs"
 if [ -x "$HERE/pooling-up.sh" ]; then
   bash "$HERE/pooling-up.sh" || fail "pooling services did not come up; logs in $E2E_DIR/logs"
 fi
+# our driver against Cyborg's own driver objects, in the venv that has Cyborg
+"$E2E_DIR/combo-venv/bin/python" -m pytest -q -p no:cacheprovider "$ROOT/tests/unit/cyborg" \
+  >"$E2E_DIR/logs/driver-objects.out" 2>&1 || fail "driver objects test failed: see $E2E_DIR/logs"
 "$PY" -m pytest -q -p no:cacheprovider -m openstack "$HERE" "$@"
 rc=$?
 bash "$HERE/unstack.sh" >&2
