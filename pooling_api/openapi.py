@@ -16,7 +16,9 @@ from pooling_api.schemas import hosts
 from pooling_api.schemas import pools
 from pooling_api.schemas import profiles
 from pooling_api.schemas import quotas
+from pooling_api.schemas import slots
 from pooling_api.schemas import usage
+from pooling_api.schemas import vendordata
 from pooling_api.schemas import vgpus
 
 ERROR = {
@@ -57,6 +59,8 @@ OPERATIONS = {
     ('/v1/vgpus/{ident}', 'GET'): (None, None, 200, vgpus.VGPU),
     ('/v1/vgpus/{ident}', 'DELETE'): (None, None, 202, None),
     ('/v1/usage', 'GET'): (usage.QUERY, None, 200, usage.USAGE),
+    ('/v1/slots', 'GET'): (slots.LIST_QUERY, None, 200, slots.SLOTS),
+    ('/v1/vendordata', 'POST'): (None, vendordata.REQUEST, 200, vendordata.RESPONSE),
     ('/v1/quotas/{project_id}', 'GET'): (None, None, 200, quotas.QUOTA),
     ('/v1/quotas/{project_id}', 'PUT'): (None, quotas.UPDATE, 200, quotas.QUOTA),
     ('/v1/quotas/{project_id}', 'DELETE'): (None, None, 204, None),

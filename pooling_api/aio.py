@@ -17,6 +17,7 @@ from wsgiref import simple_server
 
 from oslo_log import log as logging
 
+import pooling.cmd  # noqa: F401  (selects the threading backend)
 from pooling import conf as pooling_conf
 from pooling import rpc
 from pooling import service as pooling_service
