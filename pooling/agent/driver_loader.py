@@ -23,8 +23,8 @@ LOG = logging.getLogger(__name__)
 
 NAMESPACE = 'pooling.accelerators'
 
-__all__ = ['NAMESPACE', 'UnknownDriverError', 'known_drivers', 'load_accelerator_drivers',
-           'probe']
+__all__ = ['NAMESPACE', 'UnknownDriverError', 'device_report', 'known_drivers',
+           'load_accelerator_drivers', 'probe']
 
 
 def known_drivers() -> list[str]:
@@ -108,6 +108,40 @@ def load_accelerator_drivers(
         else:
             drivers.append(driver)
     return drivers
+
+
+def device_report(drivers: list[base.AcceleratorDriver]) -> list[dict[str, Any]]:
+    """Return every device of every driver as a dict, with its hard-partition shapes.
+
+    The scheduler snaps a ``hard`` request to one of ``partition_profiles`` (MIG profiles,
+    vNPU templates), so the agent reports them with the device.  A driver that fails is
+    logged and left out; the others still report.
+
+    :param drivers: loaded drivers.
+    :returns: ``DeviceInfo`` fields plus ``driver`` and ``partition_profiles`` (list of
+        ``{"name", "profile_id", "memory_mb", "compute_units", "compute_milli",
+        "max_instances", "placements", "custom"}``).
+    """
+    report = []
+    for driver in drivers:
+        try:
+            devices = driver.discover()
+        except errors.DriverError as exc:
+            LOG.error('driver %s failed to discover devices: %s', driver.name, exc)
+            continue
+        for device in devices:
+            entry = as_dict(device)
+            entry['driver'] = driver.name
+            try:
+                entry['partition_profiles'] = (
+                    as_dict(driver.partition_profiles(device.uuid))
+                    if 'hard' in device.isolation else [])
+            except errors.DriverError as exc:
+                LOG.warning('driver %s: no partition profiles for %s: %s', driver.name,
+                            device.uuid, exc)
+                entry['partition_profiles'] = []
+            report.append(entry)
+    return report
 
 
 def _describe(driver: base.AcceleratorDriver) -> dict[str, Any]:

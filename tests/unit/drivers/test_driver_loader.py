@@ -68,3 +68,13 @@ def test_missing_vendor_library_skips_only_that_driver():
     assert [d.name for d in drivers] == ['sim']
     report = driver_loader.probe(['nvidia'], {}, seam=RecordedSeam())
     assert report[0]['available'] is False and 'pynvml' in report[0]['reason']
+
+
+def test_device_report_carries_partition_shapes_for_hard_devices():
+    options = {'sim': {'devices': 'nvidia:A100-SXM4-40GB:40960:108:1,metax:C500:65536:104:1'}}
+    report = driver_loader.device_report(driver_loader.load_accelerator_drivers(['sim'], options))
+    mig, plain = report
+    assert mig['driver'] == 'sim' and mig['isolation'] == ['hard', 'firm', 'soft', 'none']
+    assert [p['name'] for p in mig['partition_profiles']][0] == '1g.5gb'
+    assert mig['partition_profiles'][0]['compute_milli'] == 142
+    assert plain['partition_profiles'] == []
