@@ -3,6 +3,7 @@
 import pytest
 
 from pooling.agent import slices
+from pooling_drivers.accelerators.errors import SeamError
 from pooling_drivers.accelerators.seam import CommandResult, RecordedSeam
 from pooling_drivers.accelerators.sim import SimDriver
 from pooling_drivers.isolation import base as iso
@@ -167,3 +168,42 @@ def test_release_never_raises_for_gone_devices_or_partitions(driver, seam, devic
     other = slices.SlicePreparer([], {}, seam=seam)
     other.release('v1', {**a_slice(devices[0], 'hard'), 'attachment': att})
     other.release('v1', {'garbage': True})
+
+
+def test_mps_daemon_survives_an_agent_restart(driver, seam, devices, tmp_path):
+    preparer = make_preparer(driver, seam, state_dir=str(tmp_path))
+    first = preparer.prepare('v1', a_slice(devices[1], 'firm'))
+    seam.files[first['env']['CUDA_MPS_PIPE_DIRECTORY'] + '/control'] = ''
+    preparer.prepare('v2', a_slice(devices[1], 'firm'))
+    restarted = make_preparer(driver, seam, state_dir=str(tmp_path))
+    restarted.release('v1', a_slice(devices[1], 'firm'))
+    assert not any(call[1] == 'quit\n' for call in seam.calls)  # v2 still uses the daemon
+    restarted.release('v2', a_slice(devices[1], 'firm'))
+    assert seam.calls[-1][1] == 'quit\n'
+
+
+def test_mps_daemon_that_fails_to_start(driver, seam, devices):
+    seam.commands['nvidia-cuda-mps-control -d'] = CommandResult(1, '', 'permission denied')
+    with pytest.raises(SeamError, match='permission denied'):
+        make_preparer(driver, seam).prepare('v1', a_slice(devices[1], 'firm'))
+
+
+def test_hami_core_policy_and_release(driver, seam, devices):
+    preparer = make_preparer(driver, seam, hami={'core_policy': 'force',
+                                                 'cache_dir': '/run/vgpu'})
+    att = preparer.prepare('v1', a_slice(devices[1], 'soft'))
+    assert att['env']['GPU_CORE_UTILIZATION_POLICY'] == 'force'
+    assert att['env']['CUDA_DEVICE_MEMORY_SHARED_CACHE'] == '/run/vgpu/v1-0.cache'
+    seam.files['/run/vgpu/v1-0.cache'] = 'limits'
+    preparer.release('v1', a_slice(devices[1], 'soft'))
+    assert '/run/vgpu/v1-0.cache' not in seam.files
+    preparer.release('v1', a_slice(devices[1], 'soft'))
+
+
+def test_slices_of_several_cards_are_independent(driver, seam, devices):
+    preparer = make_preparer(driver, seam)
+    a = preparer.prepare('v1', a_slice(devices[0], 'none', index=0))
+    b = preparer.prepare('v1', a_slice(devices[1], 'none', index=1))
+    assert a['device_uuid'] != b['device_uuid']
+    preparer.release('v1', a_slice(devices[0], 'none', index=0))
+    assert preparer.prepare('v1', a_slice(devices[1], 'none', index=1)) == b
