@@ -45,15 +45,18 @@ class FgdPolicy(Policy):
     #: whether host-only (CPU) shapes of the workload count (they make every idle card a
     #: fragment, as in the paper).
     host_only_tasks = True
+    #: extra weight, as a fraction of the workload's, of a pseudo task that no idle capacity
+    #: fits: it favours placements that leave less idle capacity on the host.
+    idle_bias = 0.0
 
     def __init__(self, source: str = 'auto', coverage: float = 0.95, **options):
-        for key in ('scale', 'host_only_tasks', 'weighting'):
+        for key in ('scale', 'host_only_tasks', 'weighting', 'idle_bias'):
             if key in options:
                 setattr(self, key, type(getattr(self, key))(options.pop(key)))
         if source not in ('auto', 'target', 'observed'):
             raise ValueError('source must be auto, target or observed, got %r' % (source,))
         self.source = source
-        self.coverage = coverage
+        self.coverage = float(coverage)
         self.options = options
         self._model = None
         self._wl_key = None
@@ -107,6 +110,8 @@ class FgdPolicy(Policy):
             weight = w * (max(count, 1) * (milli or 1000) / 1000
                           if self.weighting == 'demand' else 1)
             tasks.append((cpu, milli if count else 0, count, ids, weight))
+        if self.idle_bias:
+            tasks.append((0, 0, 0, None, self.idle_bias * sum(t[4] for t in tasks)))
         self._tasks = tasks
         self._total = sum(t[4] for t in tasks) or 1.0
         self._cpu_cuts = sorted({t[0] for t in tasks})
@@ -225,8 +230,12 @@ class FgdPolicy(Policy):
             cache.score[h] = score
             cache.cards[h] = cards
             cache.ver[h] = model.h.ver[h]
-        best = int(hosts[int(np.argmax(cache.score[hosts]))])
+        best = self.pick_host(cand, cache.score[hosts])
         return best, cache.cards[best]
+
+    def pick_host(self, cand: Candidates, scores: np.ndarray) -> int:
+        """The host with the best integer score; ties go to host order."""
+        return int(cand.hosts[int(np.argmax(scores))])
 
 
 def _share(d, i: int, compute: int, memory: int) -> int:
