@@ -162,3 +162,22 @@ def test_helpers():
     assert nvidia.bus_id(b'00000000:AB:00.0') == '0000:ab:00.0'
     assert nvidia.cpu_list([0b1011]) == '0-1,3'
     assert nvidia.cpu_list([0]) == ''
+
+
+def test_capture_script_round_trips_through_the_fixture_format(nvml, monkeypatch):
+    import importlib.util
+    import os
+    path = os.path.join(fake_nvml.FIXTURES, 'capture_nvml.py')
+    spec = importlib.util.spec_from_file_location('capture_nvml', path)
+    capture = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(capture)
+    monkeypatch.setattr(capture, 'nvml', nvml)
+    data = capture.capture()
+    assert data['gi_profiles'] and data['devices'][0]['busId'] == '00000000:18:00.0'
+    data['ci_profiles'] = nvml.data['ci_profiles']
+    replay = fake_nvml.FakeNvml(data)
+    again = nvidia.NvidiaDriver(seam=RecordedSeam(libraries={'pynvml': replay})).discover()
+    original = nvidia.NvidiaDriver(seam=RecordedSeam(
+        libraries={'pynvml': fake_nvml.FakeNvml(fake_nvml.load('dgx-h100.json'))})).discover()
+    assert [d.uuid for d in again] == [d.uuid for d in original]
+    assert [d.memory_mb for d in again] == [d.memory_mb for d in original]
