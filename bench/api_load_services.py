@@ -51,6 +51,7 @@ class Processes:
         self.log_dir = log_dir
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.procs: list[subprocess.Popen] = []
+        self.cleanups: list = []
 
     def start(self, name: str, argv: list[str], env: dict | None = None) -> subprocess.Popen:
         log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - closed with the proc
@@ -80,6 +81,9 @@ class Processes:
                 proc.wait(timeout=5)
             proc.bench_log.close()
         self.procs.clear()
+        while self.cleanups:
+            with contextlib.suppress(Exception):
+                self.cleanups.pop()()
 
     def check_alive(self) -> None:
         for proc in self.procs:
@@ -214,6 +218,29 @@ def _script(name: str) -> str:
 RABBIT_URL = os.environ.get("POOLING_TEST_RABBIT", "rabbit://guest:guest@127.0.0.1:5672/")
 
 
+def rabbit_vhost(procs: Processes, base_url: str = RABBIT_URL) -> str:
+    """A RabbitMQ vhost of our own (deleted at stop); the transport URL for it.
+
+    NOTE: a control exchange of its own does not isolate a stack: the rabbit
+    driver names topic queues after the topic alone ("pooling-conductor"), so
+    two stacks on one vhost share queues and take each other's messages.
+    """
+    name = "pooling-bench-" + uuid.uuid4().hex[:10]
+    ctl = ["rabbitmqctl", "-q"]
+    subprocess.run([*ctl, "add_vhost", name], check=True, capture_output=True, timeout=120)
+    user = base_url.split("://", 1)[1].split(":", 1)[0] or "guest"
+    subprocess.run(
+        [*ctl, "set_permissions", "-p", name, user, ".*", ".*", ".*"],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    procs.cleanups.append(
+        lambda: subprocess.run([*ctl, "delete_vhost", name], capture_output=True, timeout=120)
+    )
+    return base_url.rstrip("/") + "/" + name
+
+
 def start_pooling(
     procs: Processes,
     work: Path,
@@ -221,7 +248,7 @@ def start_pooling(
     workers: int = 2,
     devices: int = 16,
     hosts: int = 2,
-    transport_url: str = RABBIT_URL,
+    transport_url: str | None = None,
     consumer_host: bool = False,
 ) -> int:
     """Run pooling-api (noauth), pooling-conductor and sim agents; return the API port.
@@ -231,6 +258,7 @@ def start_pooling(
     ``devices`` simulated A100 cards are spread over ``hosts`` agents.
     """
     work.mkdir(parents=True, exist_ok=True)
+    transport_url = transport_url or rabbit_vhost(procs)
     port = free_port()
     exchange = "pooling-bench-" + uuid.uuid4().hex[:8]
     main_conf = work / "pooling.conf"
