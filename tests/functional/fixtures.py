@@ -7,6 +7,7 @@ its own per stack, so concurrent stacks never see each other's messages.
 
 import json
 import os
+import subprocess
 import tempfile
 import time
 import uuid
@@ -23,6 +24,29 @@ from pooling.db import migration
 MYSQL_SERVER = os.environ.get('POOLING_TEST_MYSQL', 'mysql+pymysql://root@127.0.0.1')
 PG_SERVER = os.environ.get('POOLING_TEST_PG', 'postgresql+psycopg2://postgres@127.0.0.1')
 RABBIT_URL = os.environ.get('POOLING_TEST_RABBIT', 'rabbit://guest:guest@127.0.0.1:5672/')
+
+
+class RabbitVhost:
+    """A RabbitMQ virtual host of its own, so no other process sees our messages.
+
+    NOTE: queue names come from RPC topics, not exchanges, so two pools on one
+    broker (a developer's benchmark, another test) would steal each other's
+    messages without this.
+    """
+
+    def __init__(self):
+        self.name = 'pooling-test-%s' % uuid.uuid4().hex[:10]
+
+    def create(self) -> str:
+        subprocess.run(['rabbitmqctl', 'add_vhost', self.name], check=True,
+                       capture_output=True)
+        subprocess.run(['rabbitmqctl', 'set_permissions', '-p', self.name, 'guest', '.*', '.*',
+                        '.*'], check=True, capture_output=True)
+        self.url = RABBIT_URL.rstrip('/') + '/' + self.name
+        return self.url
+
+    def drop(self):
+        subprocess.run(['rabbitmqctl', 'delete_vhost', self.name], capture_output=True)
 
 
 class Database:
@@ -115,9 +139,13 @@ class Client:
 class Stack:
     """Conductor + agents (threads, real RabbitMQ) + an in-process API on one DB."""
 
-    def __init__(self, db_url, hosts, transport_url=RABBIT_URL, overrides=None):
+    def __init__(self, db_url, hosts, transport_url=None, overrides=None):
         self.db_url = db_url
         self.exchange = 'pooling-test-%s' % uuid.uuid4().hex[:8]
+        self.vhost = None
+        if transport_url is None:
+            self.vhost = RabbitVhost()
+            transport_url = self.vhost.create()
         self.transport_url = transport_url
         self.overrides = overrides or {}
         self.hosts = hosts  # [(name, fabric, sim_devices)]
@@ -169,6 +197,10 @@ class Stack:
         self.services.clear()
         if self.transport is not None:
             self.transport.cleanup()
+            self.transport = None
+        if self.vhost is not None:
+            self.vhost.drop()
+            self.vhost = None
 
     @staticmethod
     def wait_for(predicate, what, timeout=20.0):

@@ -42,13 +42,13 @@ def _post(url, body):
         return err.code, json.loads(err.read())
 
 
-def _start_api(db_url, port):
+def _start_api(db_url, port, transport_url):
     conf_file = tempfile.NamedTemporaryFile('w', suffix='.conf', delete=False)
     conf_file.write('[DEFAULT]\ntransport_url = %s\ncontrol_exchange = race-%d\n'
                     '[database]\nconnection = %s\n'
                     '[api]\nport = %d\nworkers = 2\nauth_strategy = noauth\n'
                     '[scheduler]\nmodel_refresh_interval = 60\n'
-                    % (fixtures.RABBIT_URL, port, db_url, port))
+                    % (transport_url, port, db_url, port))
     conf_file.close()
     proc = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), 'pooling-api'),
                              '--config-file', conf_file.name],
@@ -71,7 +71,8 @@ def test_concurrent_claims_never_double_allocate(mysql_db):
         {'uuid': 'race-%d' % i, 'vendor': 'nvidia', 'model': 'A100', 'memory_mb': 80000,
          'compute_units': 108, 'healthy': True} for i in range(DEVICES)])
     port = _free_port()
-    proc = _start_api(mysql_db.url, port)
+    vhost = fixtures.RabbitVhost()
+    proc = _start_api(mysql_db.url, port, vhost.create())
     try:
         # Every worker loads its model before the race, so both decide on the same state.
         for _ in range(4):
@@ -88,6 +89,7 @@ def test_concurrent_claims_never_double_allocate(mysql_db):
     finally:
         proc.terminate()
         proc.wait(10)
+        vhost.drop()
     statuses = sorted(status for status, _ in results)
     winners = [body for status, body in results if status == 201]
     assert set(statuses) <= {201, 409}, statuses
