@@ -48,9 +48,16 @@ class FgdPolicy(Policy):
     #: extra weight, as a fraction of the workload's, of a pseudo task that no idle capacity
     #: fits: it favours placements that leave less idle capacity on the host.
     idle_bias = 0.0
+    #: weight of the second-order term: each card's leftover that no combination of the
+    #: workload's shares can fill (unbounded knapsack), in milli-cards.
+    waste_weight = 0.0
+    #: weight of the card capacity that the host's free CPU cannot feed at the workload's
+    #: CPU-per-card ratio (a smooth version of FGD's "lack CPU").
+    cpu_weight = 0.0
 
     def __init__(self, source: str = 'auto', coverage: float = 0.95, **options):
-        for key in ('scale', 'host_only_tasks', 'weighting', 'idle_bias'):
+        for key in ('scale', 'host_only_tasks', 'weighting', 'idle_bias', 'waste_weight',
+                    'cpu_weight'):
             if key in options:
                 setattr(self, key, type(getattr(self, key))(options.pop(key)))
         if source not in ('auto', 'target', 'observed'):
@@ -114,6 +121,10 @@ class FgdPolicy(Policy):
             tasks.append((0, 0, 0, None, self.idle_bias * sum(t[4] for t in tasks)))
         self._tasks = tasks
         self._total = sum(t[4] for t in tasks) or 1.0
+        self._waste = _waste_table({t[1] for t in tasks if t[2] == 1} | {1000})
+        gpu_tasks = [t for t in tasks if t[2]]
+        demand = sum(t[4] * t[2] * t[1] for t in gpu_tasks)
+        self._cpu_per_milli = (sum(t[4] * t[0] for t in gpu_tasks) / demand) if demand else 0.0
         self._cpu_cuts = sorted({t[0] for t in tasks})
         self._memo = {}
         self._shapes = {}
@@ -122,7 +133,8 @@ class FgdPolicy(Policy):
     # -- fragmentation -----------------------------------------------------------------------
     def frag(self, cpu_free: int, items: tuple) -> float:
         """F of a host with ``cpu_free`` and ``items`` = sorted (model id, free share) cards."""
-        key = (bisect.bisect_right(self._cpu_cuts, cpu_free), items)
+        key = (cpu_free if self.cpu_weight else bisect.bisect_right(self._cpu_cuts, cpu_free),
+               items)
         value = self._memo.get(key)
         if value is None:
             value = self._frag(cpu_free, items)
@@ -150,6 +162,12 @@ class FgdPolicy(Policy):
                 else:
                     part += s
             total += w * (idle if fit < count else part)
+        if self.cpu_weight and self._cpu_per_milli:
+            fed = cpu_free / self._cpu_per_milli
+            total += self.cpu_weight * self._total * max(0.0, idle - fed)
+        if self.waste_weight:
+            waste = self._waste
+            total += self.waste_weight * self._total * sum(waste[s] for _, s in items)
         return total
 
     def _host_state(self, model, h: int):
@@ -236,6 +254,20 @@ class FgdPolicy(Policy):
     def pick_host(self, cand: Candidates, scores: np.ndarray) -> int:
         """The host with the best integer score; ties go to host order."""
         return int(cand.hosts[int(np.argmax(scores))])
+
+
+def _waste_table(sizes) -> list[int]:
+    """For every leftover 0..1000 milli: what no multiset of ``sizes`` can fill."""
+    sizes = sorted(s for s in sizes if 0 < s <= 1000)
+    best = [0] * 1001
+    for f in range(1, 1001):
+        b = best[f - 1]
+        for s in sizes:
+            if s > f:
+                break
+            b = max(b, best[f - s] + s)
+        best[f] = b
+    return [f - best[f] for f in range(1001)]
 
 
 def _share(d, i: int, compute: int, memory: int) -> int:
