@@ -106,10 +106,14 @@ def dispatch(req):
 class RootController:
     """pecan's root: every path goes through ``dispatch`` above."""
 
+    # NOTE: exposed for JSON as well as pecan's default text/html, else pecan answers
+    # 406 to every client sending "Accept: application/json" (Nova's vendordata does).
+    @pecan.expose(content_type='application/json')
     @pecan.expose()
     def _route(self, args, request):
         return self.handle, []
 
+    @pecan.expose(content_type='application/json')
     @pecan.expose()
     def handle(self, *args, **kwargs):
         return dispatch(pecan.request)
