@@ -6,10 +6,12 @@ with a reason (freeing what the vGPU held), marks silent hosts down, and
 re-drives vGPUs that a restart left half-way.
 """
 
+import datetime
 import secrets
 
 import oslo_messaging as messaging
 from oslo_log import log as logging
+from oslo_utils import timeutils
 
 from pooling import context as pooling_context
 from pooling import exception
@@ -19,6 +21,10 @@ from pooling.objects import vgpu as vgpu_obj
 
 LOG = logging.getLogger(__name__)
 V = vgpu_obj
+
+
+def _parse(iso: str) -> datetime.datetime:
+    return datetime.datetime.strptime(iso, '%Y-%m-%dT%H:%M:%SZ')
 
 
 def _brief(vgpu: dict) -> dict:
@@ -84,7 +90,18 @@ class ConductorManager:
             for slice_ in vgpu['slices']:
                 attachments.append(self.agents.prepare_slice(self.ctx, slice_['host'],
                                                              _brief(vgpu), slice_))
-        except Exception as err:  # an agent's failure of any kind ends in ERROR
+        except messaging.MessagingTimeout as err:
+            # NOTE: an agent that does not answer may be restarting; the
+            # reconciler retries until [conductor] prepare_timeout has passed.
+            if timeutils.utcnow() - _parse(vgpu['created_at']) < datetime.timedelta(
+                    seconds=self.conf.conductor.prepare_timeout):
+                LOG.warning('Agent did not answer for vGPU %s (%s); will retry', uuid, err)
+                return
+            self.fail(uuid, 'agent on %s did not answer within %d s'
+                      % (vgpu['slices'][len(attachments)]['host'],
+                         self.conf.conductor.prepare_timeout))
+            return
+        except Exception as err:  # any other agent failure ends in ERROR
             LOG.warning('Preparing vGPU %s failed: %s', uuid, err)
             self.fail(uuid, 'preparing slice %d on %s failed: %s'
                       % (len(attachments), vgpu['slices'][len(attachments)]['host'], err))

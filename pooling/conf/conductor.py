@@ -13,6 +13,9 @@ OPTS = [
     cfg.IntOpt('stuck_after', default=30, min=1,
                help='Seconds a vGPU may stay SCHEDULED, PREPARING or RELEASING before the '
                     'reconciler drives it again.'),
+    cfg.IntOpt('prepare_timeout', default=300, min=1,
+               help='Seconds a vGPU may wait for an agent that does not answer (it may be '
+                    'restarting) before it goes to ERROR.'),
     cfg.IntOpt('agent_timeout', default=30, min=1,
                help='Seconds to wait for an agent to prepare or release a slice.'),
 ]
