@@ -1,0 +1,181 @@
+"""Issue 5's end to end: pooled vGPUs through unmodified Nova, Cyborg, Placement, Keystone.
+
+Needs the stack (stack.sh) and the pool beside it (pooling-up.sh): our driver
+runs inside cyborg-agent (enabled_drivers = fake_driver,pooling), every token
+comes from Keystone, the tenant is ``demo``. Assertions 1-6 of the issue, in
+order, in one server's life. cyborg-agent discovers every 60 s (its periodic
+task's fixed spacing), so waits for Placement are sized for two cycles.
+"""
+
+import hashlib
+import hmac
+import os
+import time
+import uuid
+
+import pytest
+import requests
+
+from tests.openstack import cloud
+
+pytestmark = [
+    pytest.mark.openstack,
+    pytest.mark.skipif(not cloud.stack_is_up(), reason="e2e stack not running (tox -e openstack)"),
+]
+MODEL = 'A100-SXM4-80GB'
+DISCOVERY = 150  # seconds: two cyborg-agent discovery cycles and the sync pass
+RUN = uuid.uuid4().hex[:6]
+
+
+def _pool_is_up():
+    try:
+        return requests.get('http://127.0.0.1:6388/', timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+@pytest.fixture(scope='module')
+def admin():
+    if not _pool_is_up():
+        pytest.skip('pooling services not running (tests/openstack/pooling-up.sh)')
+    return cloud.Cloud('admin', 'admin')
+
+
+@pytest.fixture(scope='module')
+def demo():
+    return cloud.Cloud('demo', 'demo')
+
+
+def _pool(c, method, path, **kw):
+    resp = c.api('accelerator-pool').request(path, method, **kw)
+    assert resp.status_code < 300, '%s %s -> %s %s' % (method, path, resp.status_code,
+                                                       resp.text[:300])
+    return resp.json() if resp.content else None
+
+
+def _free(admin):
+    return {d['uuid']: d['free'] for d in _pool(admin, 'GET', '/v1/devices')['devices']}
+
+
+def _device_profile(admin, name):
+    return admin.get('accelerator', '/device_profiles?name=%s' % name)['device_profiles']
+
+
+def _vgpus_of(admin, server):
+    return [v for v in _pool(admin, 'GET', '/v1/vgpus?all_projects=true')['vgpus']
+            if (v['consumer'] or {}).get('id') == server]
+
+
+def _vendordata(server, project):
+    secret = open(os.path.join(cloud.E2E_DIR, 'metadata_secret')).read().strip()
+    sig = hmac.new(secret.encode(), server.encode(), hashlib.sha256).hexdigest()
+    resp = requests.get('http://127.0.0.1:8775/openstack/latest/vendor_data2.json', timeout=30,
+                        headers={'X-Instance-ID': server, 'X-Tenant-ID': project,
+                                 'X-Instance-ID-Signature': sig})
+    assert resp.status_code == 200, resp.text[:300]
+    return resp.json()
+
+
+@pytest.fixture(scope='module')
+def profiles(admin):
+    made = []
+
+    def make(name, **shape):
+        _pool(admin, 'POST', '/v1/profiles', json=dict(name=name, **shape))
+        made.append(name)
+        return name
+
+    yield make
+    for name in made:
+        admin.api('accelerator-pool').delete('/v1/profiles/%s' % name)
+
+
+@pytest.fixture(scope='module')
+def flavors(admin):
+    made = []
+
+    def make(name, device_profile):
+        admin.cli('flavor', 'create', '--ram', '256', '--vcpus', '1', '--disk', '1',
+                  '--property', 'accel:device_profile=' + device_profile, name)
+        made.append(name)
+        return name
+
+    yield make
+    for name in made:
+        admin.cli('flavor', 'delete', name, check=False)
+
+
+def test_pooled_vgpu_server_life(admin, demo, profiles, flavors):
+    # 1. an admin creates a pool profile -> a Cyborg device profile appears
+    name = profiles('e2e-q-' + RUN, compute_percent=25, memory_mb=20480, models=[MODEL])
+    dp = 'pool-' + name
+    [published] = cloud.wait_for('device profile %s' % dp, lambda: _device_profile(admin, dp),
+                                 timeout=60)
+    rc = 'CUSTOM_POOL_' + name.upper().replace('-', '_')
+    assert published['groups'] == [{'resources:%s' % rc: '1',
+                                     'trait:CUSTOM_POOLING': 'required'}]
+    shown = _pool(admin, 'GET', '/v1/profiles/%s' % name)
+    if 'published' in shown:
+        assert shown['published'] is True
+    rp_name = '%s_%s' % (cloud.HOST, dp)
+    rp = cloud.wait_for('RP %s' % rp_name, lambda: cloud.rp_by_name(admin, rp_name),
+                        timeout=DISCOVERY)
+    inventory = admin.get('placement', '/resource_providers/%s/inventories' % rp['uuid'])
+    assert inventory['inventories'][rc]['total'] == 8  # 2 sim A100s x 4 quarters
+    # Cyborg's conductor writes the RP, then its inventory, then its traits
+    cloud.wait_for('traits of %s' % rp_name, lambda: 'CUSTOM_POOLING' in admin.get(
+        'placement', '/resource_providers/%s/traits' % rp['uuid'])['traits'], timeout=30)
+    before_free = _free(admin)
+    before_usage = cloud.usages(admin, rp['uuid']).get(rc, 0)
+
+    # 2. a flavor naming it boots a server to ACTIVE with the openstack CLI (as the tenant)
+    flavor = flavors('pool-q-' + RUN, dp)
+    srv = demo.cli('server', 'create', '--flavor', flavor, '--image', 'e2e-image', '--nic',
+                   'none', '--wait', 'vm-' + RUN, '-f', 'json')
+    assert srv['status'] == 'ACTIVE', srv.get('fault')
+    try:
+        # 3. the pool holds a vGPU for it; its card lost the profile's shape; Placement
+        #    holds the allocation on our deployable
+        [arq] = cloud.arqs(admin, srv['id'])
+        assert (arq['state'], arq['device_rp_uuid']) == ('Bound', rp['uuid'])
+        assert arq['attach_handle_type'] == 'TEST_PCI' and 'pool_slot' in arq[
+            'attach_handle_info']
+        [vgpu] = cloud.wait_for('vGPU of %s ACTIVE' % srv['id'], lambda: [
+            v for v in _vgpus_of(admin, srv['id']) if v['state'] == 'ACTIVE'], timeout=60)
+        assert vgpu['consumer'] == {'platform': 'nova', 'host': cloud.HOST, 'id': srv['id']}
+        assert vgpu['project_id'] == demo.project_id and vgpu['profile'] == name
+        device = vgpu['slices'][0]['device_uuid']
+        assert _free(admin)[device] == {
+            'compute_percent': before_free[device]['compute_percent'] - 25,
+            'memory_mb': before_free[device]['memory_mb'] - 20480}
+        allocs = admin.get('placement', '/allocations/%s' % srv['id'])['allocations']
+        assert allocs[rp['uuid']]['resources'] == {rc: 1}
+
+        # 4. vendordata for the instance returns that vGPU (Nova's metadata API, real tokens)
+        data = _vendordata(srv['id'], demo.project_id)
+        assert [v['uuid'] for v in data['pooling']['vgpus']] == [vgpu['uuid']]
+
+        # 5. a server that no longer fits fails with NoValidHost in bounded time
+        big = profiles('e2e-big-' + RUN, compute_percent=100, memory_mb=163840,
+                       models=[MODEL])
+        cloud.wait_for('device profile pool-%s' % big,
+                       lambda: _device_profile(admin, 'pool-' + big), timeout=60)
+        started = time.monotonic()
+        proc = demo.cli('server', 'create', '--flavor', flavors('pool-big-' + RUN, 'pool-' + big),
+                        '--image', 'e2e-image', '--nic', 'none', '--wait', 'big-' + RUN,
+                        check=False)
+        failed = demo.cli('server', 'show', 'big-' + RUN, '-f', 'json')
+        assert proc.returncode != 0 and failed['status'] == 'ERROR'
+        assert 'No valid host' in str(failed.get('fault')), failed.get('fault')
+        assert time.monotonic() - started < 120
+        demo.cli('server', 'delete', '--wait', failed['id'])
+    finally:
+        # 6. deleting the server releases the vGPU: pool, Placement, Cyborg as before
+        demo.cli('server', 'delete', '--wait', srv['id'])
+    assert cloud.arqs(admin, srv['id']) == []
+    assert admin.get('placement', '/allocations/%s' % srv['id'])['allocations'] == {}
+    assert cloud.usages(admin, rp['uuid']).get(rc, 0) == before_usage
+    cloud.wait_for('vGPU of %s released' % srv['id'],
+                   lambda: not [v for v in _vgpus_of(admin, srv['id'])
+                                if v['state'] != 'DELETED'], timeout=60)
+    assert _free(admin) == before_free
