@@ -8,19 +8,19 @@ starting again keeps every pool, profile and vGPU.
 import argparse
 import json
 import os
+from socketserver import ThreadingMixIn
 import sys
 import threading
 import time
 import urllib.request
-from socketserver import ThreadingMixIn
 from wsgiref import simple_server
 
 from oslo_log import log as logging
 
-import pooling.cmd  # noqa: F401  (selects the threading backend)
 from pooling import conf as pooling_conf
 from pooling import rpc
 from pooling import service as pooling_service
+import pooling.cmd  # noqa: F401  (selects the threading backend)
 from pooling.db import api as db_api
 from pooling.db import migration
 

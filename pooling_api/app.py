@@ -7,9 +7,9 @@ documents skip it) → context → microversion → pecan → controllers.root.
 
 import dataclasses
 
-import pecan
 from oslo_middleware import http_proxy_to_wsgi
 from oslo_middleware import request_id
+import pecan
 
 from pooling import claims
 from pooling.conductor import rpcapi as conductor_rpcapi

@@ -6,8 +6,8 @@ when reports stop. The agent holds no DB credentials; it talks RPC only.
 
 import threading
 
-import oslo_messaging as messaging
 from oslo_log import log as logging
+import oslo_messaging as messaging
 
 from pooling import context as pooling_context
 from pooling.agent import driver_loader

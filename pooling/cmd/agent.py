@@ -4,9 +4,9 @@ import sys
 
 from oslo_service import service
 
+from pooling import service as pooling_service
 from pooling.agent import driver_loader
 from pooling.cmd import common
-from pooling import service as pooling_service
 
 
 def main(argv=None):

@@ -2,8 +2,8 @@
 
 from oslo_service import service
 
-from pooling.cmd import common
 from pooling import service as pooling_service
+from pooling.cmd import common
 
 
 def main(argv=None):

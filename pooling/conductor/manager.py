@@ -9,8 +9,8 @@ re-drives vGPUs that a restart left half-way.
 import datetime
 import secrets
 
-import oslo_messaging as messaging
 from oslo_log import log as logging
+import oslo_messaging as messaging
 from oslo_utils import timeutils
 
 from pooling import context as pooling_context

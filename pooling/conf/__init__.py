@@ -12,7 +12,6 @@ from pooling.conf import api
 from pooling.conf import conductor
 from pooling.conf import scheduler
 
-
 _MODULES = (api, agent, conductor, scheduler)
 
 

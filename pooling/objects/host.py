@@ -2,9 +2,9 @@
 
 import datetime
 
-import sqlalchemy as sa
 from oslo_utils import timeutils
 from oslo_utils import uuidutils
+import sqlalchemy as sa
 
 from pooling import exception
 from pooling.db import api as db_api

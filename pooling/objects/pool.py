@@ -1,8 +1,8 @@
 """Pools: named sets of hosts managed together."""
 
-import sqlalchemy as sa
 from oslo_db import exception as db_exc
 from oslo_utils import uuidutils
+import sqlalchemy as sa
 
 from pooling import exception
 from pooling.db import api as db_api

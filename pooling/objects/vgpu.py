@@ -8,9 +8,9 @@ two claims can never take the same capacity whatever the number of API workers.
 
 import datetime
 
-import sqlalchemy as sa
 from oslo_utils import timeutils
 from oslo_utils import uuidutils
+import sqlalchemy as sa
 
 from pooling import exception
 from pooling.db import api as db_api

@@ -7,8 +7,8 @@ with an Allow header; no match gets a 404. Every error leaves as API-SIG JSON.
 
 import re
 
-import pecan
 from oslo_log import log as logging
+import pecan
 
 from pooling import exception
 from pooling_api import method

@@ -1,6 +1,5 @@
 """JSON Schemas for quotas."""
 
-from pooling_api.schemas import common
 
 LIMIT = {'type': 'integer', 'minimum': -1, 'maximum': 2 ** 31 - 1}
 UPDATE = {

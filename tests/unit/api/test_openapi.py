@@ -27,7 +27,7 @@ def test_committed_document_is_current():
 
 
 def test_schemas_are_valid_json_schema():
-    for (path, method), (query, body, _status, response) in openapi.OPERATIONS.items():
+    for _key, (query, body, _status, response) in openapi.OPERATIONS.items():
         for schema in (query, body, response):
             if schema is not None:
                 jsonschema.Draft202012Validator.check_schema(schema)

@@ -1,8 +1,8 @@
 """Policy defaults: reader / member / admin and project scope, without a server."""
 
-import pytest
 from oslo_config import cfg
 from oslo_policy import policy as o_policy
+import pytest
 
 from pooling import context
 from pooling_api import policies
