@@ -13,7 +13,8 @@ import time
 from oslo_log import log as logging
 
 from pooling.cyborg import client as cyborg_client
-from pooling.cyborg import naming, opts
+from pooling.cyborg import naming
+from pooling.cyborg import opts
 
 LOG = logging.getLogger(__name__)
 

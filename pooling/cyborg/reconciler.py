@@ -17,8 +17,10 @@ offering the slot.
 
 from oslo_log import log as logging
 
-from pooling import exception, scheduler
-from pooling.cyborg import naming, slots
+from pooling import exception
+from pooling import scheduler
+from pooling.cyborg import naming
+from pooling.cyborg import slots
 from pooling.objects import device as device_obj
 from pooling.objects import profile as profile_obj
 from pooling.objects import vgpu as vgpu_obj

@@ -16,8 +16,10 @@ pool slot id, for fractional and remote slots (the guest gets those through
 vendordata).
 """
 
-from pooling import claims, scheduler
-from pooling.cyborg import naming, opts
+from pooling import claims
+from pooling import scheduler
+from pooling.cyborg import naming
+from pooling.cyborg import opts
 from pooling.objects import device as device_obj
 from pooling.objects import profile as profile_obj
 from pooling.objects import vgpu as vgpu_obj

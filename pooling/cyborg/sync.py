@@ -10,7 +10,9 @@ from oslo_log import log as logging
 
 from pooling import claims
 from pooling.cyborg import client as cyborg_client
-from pooling.cyborg import opts, publisher, reconciler
+from pooling.cyborg import opts
+from pooling.cyborg import publisher
+from pooling.cyborg import reconciler
 from pooling.objects import profile as profile_obj
 
 LOG = logging.getLogger(__name__)

@@ -5,8 +5,10 @@ one deployable per profile from the answer (see pooling.cyborg.slots).
 """
 
 from pooling.cyborg import slots
-from pooling_api import method, policy, validation
+from pooling_api import method
 from pooling_api import policies as all_policies
+from pooling_api import policy
+from pooling_api import validation
 from pooling_api.policies import slots as policies
 from pooling_api.schemas import slots as schemas
 

@@ -9,8 +9,10 @@ is the instance's project: knowing an instance id is not enough.
 """
 
 from pooling.objects import vgpu as vgpu_obj
-from pooling_api import method, policy, validation
+from pooling_api import method
 from pooling_api import policies as all_policies
+from pooling_api import policy
+from pooling_api import validation
 from pooling_api.policies import vendordata as policies
 from pooling_api.schemas import vendordata as schemas
 

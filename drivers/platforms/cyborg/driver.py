@@ -65,13 +65,11 @@ def translate(rp_name: str, pool_host: str, slots: list[dict]) -> list[dict]:
 
 def to_cyborg(devices: list[dict], stub: bool = False) -> list:
     """Cyborg's own driver objects (imported here: only cyborg-agent has them)."""
-    from cyborg.objects.driver_objects import (
-        driver_attach_handle,
-        driver_attribute,
-        driver_controlpath_id,
-        driver_deployable,
-        driver_device,
-    )
+    from cyborg.objects.driver_objects import driver_attach_handle
+    from cyborg.objects.driver_objects import driver_attribute
+    from cyborg.objects.driver_objects import driver_controlpath_id
+    from cyborg.objects.driver_objects import driver_deployable
+    from cyborg.objects.driver_objects import driver_device
 
     out = []
     for d in devices:

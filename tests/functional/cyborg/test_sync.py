@@ -7,7 +7,8 @@ Cyborg itself is a small in-memory stand-in here; tests/openstack runs the real 
 import uuid
 
 from pooling import context as pooling_context
-from pooling.cyborg import opts, sync
+from pooling.cyborg import opts
+from pooling.cyborg import sync
 
 
 class FakeCyborg:

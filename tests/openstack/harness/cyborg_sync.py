@@ -14,7 +14,8 @@ from oslo_log import log as logging
 
 from pooling import context as pooling_context
 from pooling.cmd import common
-from pooling.cyborg import opts, sync
+from pooling.cyborg import opts
+from pooling.cyborg import sync
 
 LOG = logging.getLogger('cyborg_sync')
 

@@ -6,9 +6,10 @@ this answers those reads. It takes any token: Nova reaches it through
 ``[neutron] endpoint_override``.
 """
 
+from http.server import BaseHTTPRequestHandler
+from http.server import ThreadingHTTPServer
 import json
 import sys
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class Handler(BaseHTTPRequestHandler):

@@ -2,10 +2,11 @@
 
 import json
 
-import pytest
 from oslo_config import cfg
+import pytest
 
-from pooling_drivers.platforms.cyborg import driver, pool
+from pooling_drivers.platforms.cyborg import driver
+from pooling_drivers.platforms.cyborg import pool
 
 SLOTS = [
     {'profile': 'a100-whole', 'device_profile': 'pool-a100-whole',

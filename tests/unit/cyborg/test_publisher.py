@@ -2,7 +2,9 @@
 
 from oslo_config import cfg
 
-from pooling.cyborg import naming, opts, publisher
+from pooling.cyborg import naming
+from pooling.cyborg import opts
+from pooling.cyborg import publisher
 
 
 class FakeCyborg:
