@@ -93,3 +93,19 @@ def test_fgd_score_cache_follows_model_changes():
     m.release(b)
     c = s.select(Request(1000, 1))
     assert c.host == 'h1'
+
+
+def test_default_keeps_cpu_to_feed_idle_cards_where_fgd_ties():
+    m = pool({}, cpu_milli=0)
+    m.add_host('poor', cpu_milli=16000)
+    m.add_host('rich', cpu_milli=64000)
+    for h in ('poor', 'rich'):
+        for i in range(2):
+            m.upsert_device('%s-d%d' % (h, i), h, 'nvidia', 'A100', memory_mb=40000)
+    m.set_target_workload([(Request(1000, 0, cpu_milli=6000), 1),
+                           (Request(500, 0, cpu_milli=6000), 1)])
+    req = Request(1000, 0, cpu_milli=10000, locality='local')
+    # FGD: both hosts still fit every task shape afterwards -> tie -> host order.
+    assert Scheduler(m, 'fgd').select(req).host == 'poor'
+    # default: 6000 milli-CPU left on 'poor' cannot feed its last card at 8 CPU per card.
+    assert Scheduler(m, 'default').select(req).host == 'rich'
