@@ -30,6 +30,10 @@ def register_opts(conf: cfg.ConfigOpts) -> None:
 
     conf.register_opts(messaging_metrics.oslo_messaging_metrics,
                        group='oslo_messaging_metrics')
+    from keystonemiddleware.auth_token import _opts as authtoken_opts
+
+    for group, opts in authtoken_opts.list_opts():
+        conf.register_opts(opts, group=group)
     db_options.set_defaults(conf, connection='sqlite:///pooling.sqlite')
 
 

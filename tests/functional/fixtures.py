@@ -12,6 +12,7 @@ import tempfile
 import time
 import uuid
 
+import jsonschema
 import sqlalchemy as sa
 import webob
 
@@ -99,6 +100,31 @@ def make_conf(db_url: str, transport_url: str = RABBIT_URL, exchange: str | None
     return conf
 
 
+def check_response(method: str, path: str, resp) -> None:
+    """Assert ``resp`` matches the OpenAPI document for its operation.
+
+    Every functional test that goes through Client checks this, so the
+    document is tested against real responses, not against itself.
+    """
+    from pooling_api import openapi
+    from pooling_api.controllers import root
+
+    template, _ = root.match(path.split('?')[0])
+    if template is None or (template, method) not in openapi.OPERATIONS:
+        assert resp.status_int == 404 or resp.status_int == 405, (method, path)
+        schema = openapi.ERROR
+    else:
+        _query, _body, status, schema = openapi.OPERATIONS[(template, method)]
+        if resp.status_int != status:
+            schema = openapi.ERROR
+            assert resp.status_int >= 400, (method, path, resp.status_int)
+    if schema is None:
+        assert not resp.text, (method, path, resp.text)
+        return
+    assert resp.content_type == 'application/json', (method, path, resp.content_type)
+    jsonschema.validate(json.loads(resp.text), schema)
+
+
 class Client:
     """Calls the in-process WSGI app like an HTTP client would."""
 
@@ -120,7 +146,7 @@ class Client:
             req.body = json.dumps(body).encode()
             req.content_type = 'application/json'
         resp = req.get_response(self.app)
-        resp.json_body_or_none = json.loads(resp.text) if resp.text else None
+        check_response(method, path, resp)
         return resp
 
     def get(self, path, **kw):

@@ -1,0 +1,20 @@
+"""Production auth: keystonemiddleware guards everything but version discovery."""
+
+import webob
+
+from pooling_api import app
+from tests.functional import fixtures
+
+
+def test_keystone_strategy_refuses_requests_without_a_token(mysql_db):
+    conf = fixtures.make_conf(mysql_db.url, 'fake:/')
+    conf.set_override('auth_strategy', 'keystone', group='api')
+    conf.set_override('www_authenticate_uri', 'http://127.0.0.1:1/identity',
+                      group='keystone_authtoken')
+    wsgi = app.build(conf)
+    assert webob.Request.blank('/').get_response(wsgi).status_int == 200
+    assert webob.Request.blank('/v1').get_response(wsgi).status_int == 200
+    for path in ('/v1/pools', '/v1/vgpus', '/v1/devices'):
+        resp = webob.Request.blank(path, headers={'X-Project-Id': 'admin',
+                                                  'X-Roles': 'admin'}).get_response(wsgi)
+        assert resp.status_int == 401, (path, resp.status)
