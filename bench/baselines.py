@@ -12,7 +12,8 @@ import random
 
 import numpy as np
 
-from pooling.scheduler.framework import Candidates, Policy
+from pooling.scheduler.framework import Candidates
+from pooling.scheduler.framework import Policy
 from pooling.scheduler.policies.passthrough import PassthroughPolicy
 
 CPU_NORM = 128000.0
@@ -87,8 +88,11 @@ class GpuClusteringPolicy(Policy):
         shapes = model.host_shapes
         left = model.h.cfree[hosts]
         inner = 25 * (8000 - left) // 8000
-        tiers = np.fromiter((_affinity_tier(shapes[h], milli) for h in hosts.tolist()),
-                            dtype=np.int64, count=hosts.size)
+        tiers = np.fromiter(
+            (_affinity_tier(shapes[h], milli) for h in hosts.tolist()),
+            dtype=np.int64,
+            count=hosts.size,
+        )
         best = _first_max(hosts, inner + 25 * tiers)
         return best, self.pick_cards(cand, best)
 
@@ -113,8 +117,9 @@ class GpuPackingPolicy(Policy):
         hosts = cand.hosts
         if not req.count:
             return int(hosts[0]), []
-        scores = np.fromiter((self._score(cand, h) for h in hosts.tolist()), dtype=np.int64,
-                             count=hosts.size)
+        scores = np.fromiter(
+            (self._score(cand, h) for h in hosts.tolist()), dtype=np.int64, count=hosts.size
+        )
         best = _first_max(hosts, scores)
         return best, self.pick_cards(cand, best)
 
@@ -125,7 +130,7 @@ class GpuPackingPolicy(Policy):
         n_free = sum(1 for i in devs if d.cfree[i] == d.ctot[i])
         if n_free == len(devs):
             return max(33 - n_free, n_free)
-        used = sorted((int(d.cfree[i]), i) for i in cand.devices_on(h))[:cand.request.count]
+        used = sorted((int(d.cfree[i]), i) for i in cand.devices_on(h))[: cand.request.count]
         whole = sum(1 for free, _ in used if free == 1000)
         if whole:
             return max(50 - whole, 33)

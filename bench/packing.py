@@ -19,7 +19,9 @@ import time
 
 from bench import trace
 from bench.baselines import BASELINES
-from pooling.scheduler import NoValidHost, Scheduler, load_policy
+from pooling.scheduler import NoValidHost
+from pooling.scheduler import Scheduler
+from pooling.scheduler import load_policy
 from pooling.scheduler.policies.fgd import FgdPolicy
 
 EXTRA = {"fgd-online": lambda seed: FgdPolicy(source="observed")}
@@ -30,13 +32,17 @@ def make_policy(name: str, seed: int):
 
     ``NAME[key=value;...]`` passes options to the policy (e.g. ``fgd[scale=2000]``).
     """
-    if name.endswith(']') and '[' in name:
-        name, _, opts = name[:-1].partition('[')
-        options = dict(kv.split('=', 1) for kv in opts.split(';') if kv)
-        options = {k: (v.lower() in ('1', 'true', 'yes')) if v.lower() in (
-            '1', '0', 'true', 'false', 'yes', 'no') else v for k, v in options.items()}
-        if name == 'fgd-online':
-            return FgdPolicy(source='observed', **options)
+    if name.endswith("]") and "[" in name:
+        name, _, opts = name[:-1].partition("[")
+        options = dict(kv.split("=", 1) for kv in opts.split(";") if kv)
+        options = {
+            k: (v.lower() in ("1", "true", "yes"))
+            if v.lower() in ("1", "0", "true", "false", "yes", "no")
+            else v
+            for k, v in options.items()
+        }
+        if name == "fgd-online":
+            return FgdPolicy(source="observed", **options)
         return load_policy(name, **options)
     if name in BASELINES:
         cls = BASELINES[name]

@@ -14,7 +14,8 @@ import dataclasses
 import os
 import random
 
-from pooling.scheduler import PoolModel, Request
+from pooling.scheduler import PoolModel
+from pooling.scheduler import Request
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.path.join(REPO, "..", "shared", "data", "alibaba-gpu-v2023", "csv")

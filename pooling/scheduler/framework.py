@@ -12,10 +12,14 @@ from __future__ import annotations
 import abc
 
 import numpy as np
-from stevedore import driver, extension
+from stevedore import driver
+from stevedore import extension
 
 from pooling.scheduler.model import PoolModel
-from pooling.scheduler.request import NoValidHost, Placement, Request, SliceAssignment
+from pooling.scheduler.request import NoValidHost
+from pooling.scheduler.request import Placement
+from pooling.scheduler.request import Request
+from pooling.scheduler.request import SliceAssignment
 
 POLICY_NAMESPACE = 'pooling.schedulers'
 

@@ -14,7 +14,8 @@ import dataclasses
 
 import numpy as np
 
-from pooling.scheduler.request import Placement, Request
+from pooling.scheduler.request import Placement
+from pooling.scheduler.request import Request
 
 # NOTE: hosts that do not track CPU or RAM (0 = not tracked) get this much free so that a single
 # comparison serves both cases on the hot path.

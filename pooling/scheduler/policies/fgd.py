@@ -22,16 +22,18 @@ import math
 
 import numpy as np
 
-from pooling.scheduler.framework import Candidates, Policy
+from pooling.scheduler.framework import Candidates
+from pooling.scheduler.framework import Policy
 
 
 class _ShapeCache:
-    __slots__ = ('ver', 'score', 'cards')
+    __slots__ = ('ver', 'score', 'cards', 'sigs')
 
     def __init__(self, capacity: int):
         self.ver = np.full(capacity, -1, dtype=np.int64)
         self.score = np.zeros(capacity, dtype=np.int64)
         self.cards: dict[int, list[int]] = {}
+        self.sigs: dict = {}
 
 
 class FgdPolicy(Policy):
@@ -171,19 +173,24 @@ class FgdPolicy(Policy):
         return total
 
     def _host_state(self, model, h: int):
-        """(cpu free, cards [(slot, model id, free share)]) of host ``h``, cached per version."""
+        """(cpu free, cards [(slot, model id, free share, raw)], sorted items, signature) of
+        host ``h``, cached per host version."""
         ver = int(model.h.ver[h])
         st = self._states.get(h)
         if st is not None and st[0] == ver:
-            return st[1], st[2]
+            return st[1]
         d = model.d
         cards = []
         for i in model.host_devices[h]:
             if d.healthy[i]:
-                cards.append((i, int(d.model[i]), _share(d, i, 0, 0)))
+                raw = (int(d.cfree[i]), int(d.mfree[i]), int(d.ctot[i]), int(d.mtot[i]))
+                cards.append((i, int(d.model[i]), _share_of(raw, 0, 0), raw))
         cpu_free = int(model.h.cpu_free[h])
-        self._states[h] = (ver, cpu_free, cards)
-        return cpu_free, cards
+        items = tuple(sorted((m, s) for _, m, s, _ in cards))
+        sig = (cpu_free, tuple((m, raw) for _, m, _, raw in cards))
+        state = (cpu_free, cards, items, sig)
+        self._states[h] = (ver, state)
+        return state
 
     def _score(self, delta: float) -> int:
         x = delta / (self._total * self.scale)
@@ -191,12 +198,25 @@ class FgdPolicy(Policy):
             return 0
         return int(100.0 / (1.0 + math.exp(-x)))
 
-    def _score_host(self, cand: Candidates, h: int):
-        """(integer score, chosen cards) of host ``h`` for the candidate request."""
-        model = cand.model
+    def _score_host(self, cand: Candidates, h: int, sigs: dict):
+        """(integer score, chosen cards) of host ``h`` for the candidate request.
+
+        Hosts in the same state (same free CPU, same cards in the same order, same fit) score
+        alike, so results are shared through ``sigs`` (per request shape).
+        """
+        cpu_free, cards, items, sig = self._host_state(cand.model, h)
+        fit = cand.fit
+        key = (sig, tuple(bool(fit[c[0]]) for c in cards) if fit is not None else ())
+        hit = sigs.get(key)
+        if hit is None:
+            hit = self._score_state(cand, cpu_free, cards, items)
+            sigs[key] = hit
+        score, positions = hit
+        return score, [cards[p][0] for p in positions]
+
+    def _score_state(self, cand: Candidates, cpu_free, cards, items):
+        """(integer score, chosen card positions) for one host state."""
         req = cand.request
-        cpu_free, cards = self._host_state(model, h)
-        items = tuple(sorted((m, s) for _, m, s in cards))
         before = self.frag(cpu_free, items)
         cpu_after = cpu_free
         if cand.cpu_on_device_host and cpu_free >= req.cpu_milli:
@@ -204,27 +224,26 @@ class FgdPolicy(Policy):
         if req.count == 0:
             return self._score(before - self.frag(cpu_after, items)), []
         fit = cand.fit
-        fitting = [c for c in cards if fit[c[0]]]
+        fitting = [p for p, c in enumerate(cards) if fit[c[0]]]
         if cand.whole or req.count > 1:
             chosen = fitting[:req.count]
-            taken = {c[0] for c in chosen}
-            after = tuple(sorted((m, 0 if i in taken else s) for i, m, s in cards))
-            return self._score(before - self.frag(cpu_after, after)), [c[0] for c in chosen]
-        d = model.d
-        best, best_card, seen = -1, None, {}
-        for i, m, s in fitting:
-            new = _share(d, i, req.compute_milli, req.memory_mb)
-            key = (m, s, new)
-            score = seen.get(key)
+            after = tuple(sorted((c[1], 0 if p in chosen else c[2])
+                                 for p, c in enumerate(cards)))
+            return self._score(before - self.frag(cpu_after, after)), chosen
+        best, best_pos, seen = -1, None, {}
+        for p in fitting:
+            _, m, s, raw = cards[p]
+            score = seen.get((m, raw))
             if score is None:
+                new = _share_of(raw, req.compute_milli, req.memory_mb)
                 after = list(items)
                 after[after.index((m, s))] = (m, new)
                 after.sort()
                 score = self._score(before - self.frag(cpu_after, tuple(after)))
-                seen[key] = score
+                seen[(m, raw)] = score
             if score > best:
-                best, best_card = score, i
-        return best, [best_card]
+                best, best_pos = score, p
+        return best, [best_pos]
 
     # -- decision ----------------------------------------------------------------------------
     def choose(self, cand: Candidates) -> tuple[int, list[int]]:
@@ -244,7 +263,7 @@ class FgdPolicy(Policy):
         vers = model.h.ver[hosts]
         dirty = hosts[cache.ver[hosts] != vers]
         for h in dirty.tolist():
-            score, cards = self._score_host(cand, h)
+            score, cards = self._score_host(cand, h, cache.sigs)
             cache.score[h] = score
             cache.cards[h] = cards
             cache.ver[h] = model.h.ver[h]
@@ -270,12 +289,14 @@ def _waste_table(sizes) -> list[int]:
     return [f - best[f] for f in range(1001)]
 
 
-def _share(d, i: int, compute: int, memory: int) -> int:
-    """Free share of card ``i`` in milli-cards after taking ``compute``/``memory``: the tighter
-    of compute and memory, so that a card short of either counts as short."""
-    ctot = int(d.ctot[i])
-    share = (int(d.cfree[i]) - compute) * 1000 // ctot if ctot else 0
-    mtot = int(d.mtot[i])
+def _share_of(raw: tuple, compute: int, memory: int) -> int:
+    """Free share of a card in milli-cards after taking ``compute``/``memory``: the tighter of
+    compute and memory, so that a card short of either counts as short.
+
+    :param raw: (free compute, free memory, total compute, total memory) of the card.
+    """
+    cfree, mfree, ctot, mtot = raw
+    share = (cfree - compute) * 1000 // ctot if ctot else 0
     if mtot:
-        share = min(share, (int(d.mfree[i]) - memory) * 1000 // mtot)
+        share = min(share, (mfree - memory) * 1000 // mtot)
     return max(share, 0)

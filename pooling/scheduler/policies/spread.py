@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from pooling.scheduler.framework import Candidates, Policy
+from pooling.scheduler.framework import Candidates
+from pooling.scheduler.framework import Policy
 
 
 class SpreadPolicy(Policy):

@@ -2,7 +2,8 @@
 
 import json
 
-from bench import packing, trace
+from bench import packing
+from bench import trace
 
 NODES = """sn,cpu_milli,memory_mib,gpu,model
 n0,32000,131072,2,T4

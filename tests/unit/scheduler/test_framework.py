@@ -2,8 +2,13 @@
 
 import pytest
 
-from pooling.scheduler import NoValidHost, PoolModel, Request, Scheduler, load_policy
-from tests.unit.scheduler.base import pool, take
+from pooling.scheduler import NoValidHost
+from pooling.scheduler import PoolModel
+from pooling.scheduler import Request
+from pooling.scheduler import Scheduler
+from pooling.scheduler import load_policy
+from tests.unit.scheduler.base import pool
+from tests.unit.scheduler.base import take
 
 
 def test_select_does_not_mutate_model():

@@ -2,7 +2,10 @@
 
 import pytest
 
-from pooling.scheduler import Placement, PoolModel, Request, SliceAssignment
+from pooling.scheduler import Placement
+from pooling.scheduler import PoolModel
+from pooling.scheduler import Request
+from pooling.scheduler import SliceAssignment
 from tests.unit.scheduler.base import pool
 
 

@@ -2,8 +2,10 @@
 
 import pytest
 
-from pooling.scheduler import Request, Scheduler
-from tests.unit.scheduler.base import pool, take
+from pooling.scheduler import Request
+from pooling.scheduler import Scheduler
+from tests.unit.scheduler.base import pool
+from tests.unit.scheduler.base import take
 
 
 def test_binpack_fills_fullest_host_and_card():
