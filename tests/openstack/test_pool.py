@@ -179,3 +179,29 @@ def test_pooled_vgpu_server_life(admin, demo, profiles, flavors):
                    lambda: not [v for v in _vgpus_of(admin, srv['id'])
                                 if v['state'] != 'DELETED'], timeout=60)
     assert _free(admin) == before_free
+
+
+def test_capacity_taken_elsewhere_shrinks_the_inventory(admin, profiles):
+    """Slot counts follow the pool: a vGPU taken through another platform (here the pool's
+    own API, as Docker or Kubernetes would) shrinks what Cyborg reports at the next cycle."""
+    name = profiles('e2e-s-' + RUN, compute_percent=25, memory_mb=20480, models=[MODEL])
+    rc = 'CUSTOM_POOL_' + name.upper().replace('-', '_')
+    rp_name = '%s_pool-%s' % (cloud.HOST, name)
+
+    def total():
+        rp = cloud.rp_by_name(admin, rp_name)
+        if rp is None:
+            return 0
+        inv = admin.get('placement', '/resource_providers/%s/inventories' % rp['uuid'])
+        return inv['inventories'].get(rc, {}).get('total', 0)
+
+    cloud.wait_for('inventory of %s at 8' % rp_name, lambda: total() == 8, timeout=DISCOVERY)
+    whole = _pool(admin, 'POST', '/v1/vgpus', json={
+        'name': 'elsewhere-' + RUN, 'compute_percent': 100, 'memory_mb': 81920,
+        'models': [MODEL], 'consumer': {'platform': 'docker', 'host': cloud.HOST,
+                                        'id': 'container-' + RUN}})
+    try:
+        cloud.wait_for('inventory of %s at 4' % rp_name, lambda: total() == 4,
+                       timeout=DISCOVERY)
+    finally:
+        admin.api('accelerator-pool').delete('/v1/vgpus/%s' % whole['uuid'])
