@@ -14,8 +14,11 @@ fi
 STAMP="$VENV/.pooling-installed"
 REQS="$ROOT/requirements.txt $ROOT/test-requirements.txt $ROOT/pyproject.toml"
 if [ ! -f "$STAMP" ] || [ -n "$(find $REQS -newer "$STAMP" 2>/dev/null)" ]; then
+    # NOTE: this machine kind's pip config names local mirrors that may be
+    # absent; pip warns about each, which only hides real errors.
     "$VENV/bin/pip" install -q -c "$CONSTRAINTS" -r "$ROOT/requirements.txt" \
-        -r "$ROOT/test-requirements.txt"
-    "$VENV/bin/pip" install -q -c "$CONSTRAINTS" --no-deps -e "$ROOT"
+        -r "$ROOT/test-requirements.txt" 2> >(grep -v "WARNING: Location" >&2)
+    "$VENV/bin/pip" install -q -c "$CONSTRAINTS" --no-deps -e "$ROOT" \
+        2> >(grep -v "WARNING: Location" >&2)
     touch "$STAMP"
 fi
