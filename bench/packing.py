@@ -135,11 +135,17 @@ def run_one(
     }
 
 
+_EMPTY: dict = {}
+
+
 def _possible_when_empty(nodes, req) -> bool:
     """Whether the request fits the empty cluster (else its failure is not fragmentation)."""
-    model = trace.build_model(nodes)
+    key = id(nodes)
+    if key not in _EMPTY:
+        _EMPTY.clear()
+        _EMPTY[key] = Scheduler(trace.build_model(nodes), "binpack")
     try:
-        Scheduler(model, "binpack").select(req)
+        _EMPTY[key].select(req)
     except NoValidHost:
         return False
     return True
