@@ -105,3 +105,16 @@ def test_parse_seeds_and_policy_options():
     policy = packing.make_policy('fgd[scale=2000;host_only_tasks=false]', 42)
     assert policy.scale == 2000.0 and policy.host_only_tasks is False
     assert type(packing.make_policy('gpupacking', 42)).__name__ == 'GpuPackingPolicy'
+
+
+def test_report_table(tmp_path, capsys):
+    from bench import report
+    out = tmp_path / 'r.json'
+    out.write_text(json.dumps({'pods': '/x/openb_pod_list_default.csv', 'remote': False,
+                               'policies': {'fgd': {
+                                   'unallocated_pct_at_100': {'mean': 4.7, 'sd': 0.1,
+                                                              'per_seed': [4.6, 4.8]},
+                                   'alloc_pct_at_first_failure': {'mean': 95.0}}}}))
+    report.main([str(out)])
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line == '| default | fgd | 4.70 ± 0.10 | 2 | 95.00 | 4.77 |'
