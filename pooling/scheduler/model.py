@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import threading
 
 import numpy as np
 
@@ -106,6 +107,9 @@ class PoolModel:
     """
 
     def __init__(self):
+        # NOTE: the model is not thread-safe by itself; callers that decide and apply from
+        # several threads (API workers) hold this lock around select+claim+apply.
+        self.lock = threading.RLock()
         self.h = _Arrays({
             'valid': (bool, False), 'up': (bool, False), 'pool': (np.int32, -1),
             'fabric': (np.int32, -1), 'cpu': (np.int64, 0), 'cpu_free': (np.int64, 0),
