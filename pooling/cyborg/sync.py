@@ -3,8 +3,12 @@
 pooling-conductor calls ``run_once(ctx, conf, conductor)`` every
 ``[cyborg] sync_interval`` seconds when ``[cyborg] enabled`` is true. Each half
 runs even when the other fails, and a Cyborg outage only logs: the next pass
-catches up, whatever restarted in between.
+catches up, whatever restarted in between. Passes never overlap within one
+process; run it in one conductor only (vGPU names are not unique in the DB, so
+two reconcilers racing on one ARQ could both claim).
 """
+
+import threading
 
 from oslo_log import log as logging
 
@@ -17,6 +21,7 @@ from pooling.objects import profile as profile_obj
 
 LOG = logging.getLogger(__name__)
 _STATE: dict = {}
+_LOCK = threading.Lock()
 
 
 def _cached(conf, key, factory):
@@ -41,6 +46,11 @@ def run_once(ctx, conf, conductor=None, cyborg=None, claimer=None) -> dict:
         api = _cached(conf, 'rpcapi', lambda: rpcapi.ConductorAPI(conf))
         prepare = lambda uuid: api.prepare_vgpu(ctx, uuid)  # noqa: E731
         release = lambda uuid: api.release_vgpu(ctx, uuid)  # noqa: E731
+    with _LOCK:
+        return _pass(ctx, conf, cyborg, claimer, prepare, release)
+
+
+def _pass(ctx, conf, cyborg, claimer, prepare, release) -> dict:
     out = {}
     try:
         out['published'] = publisher.sync(cyborg, conf.cyborg.profile_prefix,
