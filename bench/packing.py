@@ -189,8 +189,8 @@ def plot(result: dict, path: str, title: str) -> None:
         mean = res["unallocated_pct_at_100"]["mean"]
         ax.plot(xs, ys, label="%s (%.2f %% unallocated at 100)" % (name, mean))
     ax.plot([0, 130], [0, 130], color="grey", linestyle=":", linewidth=1, label="ideal")
-    ax.set_xlim(60, 130)
-    ax.set_ylim(60, 100)
+    ax.set_xlim(75, 130)
+    ax.set_ylim(80, 100)
     ax.axvline(100, color="grey", linewidth=0.5)
     ax.set_xlabel("arrived GPU demand (% of capacity)")
     ax.set_ylabel("allocated GPU (% of capacity)")
@@ -277,7 +277,7 @@ def main(argv=None) -> int:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=1)
     if args.plot:
-        plot(result, args.plot, "%s on %s" % (args.pods.rsplit("/", 1)[-1], gpus))
+        plot(result, args.plot, "%s on %s GPUs" % (args.pods.rsplit("/", 1)[-1], gpus))
     print(
         "summary: "
         + " | ".join(
