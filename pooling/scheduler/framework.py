@@ -105,23 +105,25 @@ class Scheduler:
             if consumer is None or not model.h.valid[consumer]:
                 raise NoValidHost('consumer host %s is unknown' % req.consumer_host)
         nh = model.n_hosts
-        host_ok = model.host_mask(req.pool).copy()
         fit = None
         if req.count:
             fit = self._fit_mask(req, whole)
+            on = model.d.host[:model.n_devices][fit]
             if req.count == 1:
-                has = np.zeros(nh, dtype=bool)
-                has[model.d.host[:model.n_devices][fit]] = True
+                host_ok = np.zeros(nh, dtype=bool)
+                host_ok[on] = True
             else:
-                has = np.bincount(model.d.host[:model.n_devices][fit], minlength=nh) >= req.count
-            host_ok &= has[:nh]
-        cpu_host_fixed, cpu_local = self._locality(req, consumer, host_ok)
+                host_ok = np.bincount(on, minlength=nh) >= req.count
+            host_ok &= model.host_mask(req.pool)
+        else:
+            host_ok = model.host_mask(req.pool).copy()
+        cpu_host_fixed, cpu_local, room = self._locality(req, consumer, host_ok)
         hosts = np.flatnonzero(host_ok)
         if not hosts.size:
-            raise NoValidHost(self._explain(req, whole, consumer))
+            raise NoValidHost(lambda: self._explain(req, whole, consumer))
         cand = Candidates(model, req, hosts, fit, whole, cpu_local)
         h, devs = self.policy.choose(cand)
-        cpu_host = cpu_host_fixed if cpu_host_fixed is not None else self._cpu_host(req, h)
+        cpu_host = cpu_host_fixed if cpu_host_fixed is not None else self._cpu_host(req, h, room)
         d = model.d
         slices = tuple(
             SliceAssignment(model.dev_uuids[i], int(d.ctot[i]) if whole else req.compute_milli,
@@ -160,27 +162,28 @@ class Scheduler:
     def _locality(self, req, consumer, host_ok):
         """Narrow ``host_ok`` in place by locality and host room.
 
-        :returns: (fixed CPU host slot or None, whether CPU lands on the device host)
+        :returns: (fixed CPU host slot or None, whether CPU lands on the device host,
+            the hosts with room for the CPU/RAM or None)
         """
         model = self.model
         room = self._host_room(req)
         if consumer is not None:
             if not model.h.up[consumer] or (room is not None and not room[consumer]):
                 host_ok[:] = False
-                return consumer, False
+                return consumer, False, room
             fabric = model.h.fabric[consumer]
             if req.locality == 'local' or fabric < 0:
                 keep = host_ok[consumer] and req.locality != 'remote-required'
                 host_ok[:] = False
                 host_ok[consumer] = keep
-                return consumer, True
+                return consumer, True, room
             same = model.h.fabric[:model.n_hosts] == fabric
             if req.locality == 'remote-required':
                 same[consumer] = False
             host_ok &= same
-            return consumer, False
+            return consumer, False, room
         if room is None:
-            return None, True
+            return None, True, room
         if req.locality == 'remote-allowed' and req.count:
             # NOTE: the remote relaxation: the workload may run on another host of the device
             # host's fabric, so a device host only needs some host of its fabric with room.
@@ -190,14 +193,13 @@ class Scheduler:
             ok_fabric[fabrics[roomy] + 1] = True
             ok_fabric[0] = False
             host_ok &= room | ok_fabric[fabrics + 1]
-            return None, True
+            return None, True, room
         host_ok &= room
-        return None, True
+        return None, True, room
 
-    def _cpu_host(self, req: Request, h: int) -> int:
+    def _cpu_host(self, req: Request, h: int, room) -> int:
         """Where the workload runs: the device host when it has room, else (remote relaxation)
         the host of its fabric whose CPU strands the fewest idle cards."""
-        room = self._host_room(req)
         if room is None or room[h]:
             return h
         model = self.model

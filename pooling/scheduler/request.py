@@ -15,9 +15,20 @@ ISOLATION_LEVELS = ('hard', 'firm', 'soft', 'none')
 class NoValidHost(Exception):
     """No host of the pool can take the request; ``reason`` says which filter stopped it."""
 
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
+    def __init__(self, reason):
+        # NOTE: ``reason`` may be a callable that builds the message on first use, so that a
+        # caller that never reads it (the benchmark) does not pay for the diagnosis.
+        super().__init__()
+        self._reason = reason
+
+    @property
+    def reason(self) -> str:
+        if callable(self._reason):
+            self._reason = self._reason()
+        return self._reason
+
+    def __str__(self) -> str:
+        return self.reason
 
 
 @dataclasses.dataclass(frozen=True)
