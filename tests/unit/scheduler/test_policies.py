@@ -111,3 +111,11 @@ def test_default_keeps_cpu_to_feed_idle_cards_where_fgd_ties():
     assert Scheduler(m, 'fgd').select(req).host == 'poor'
     # default: 6000 milli-CPU left on 'poor' cannot feed its last card at 8 CPU per card.
     assert Scheduler(m, 'default').select(req).host == 'rich'
+
+
+def test_binpack_puts_host_only_work_where_no_card_idles():
+    m = pool({'h1': 1, 'h2': 1}, cpu_milli=8000)
+    s = Scheduler(m, 'binpack')
+    take(m, s, Request(1000, 1, locality='local', consumer_host='h2'))
+    p = s.select(Request(0, 0, count=0, cpu_milli=1000))
+    assert (p.host, p.slices) == ('h2', ())
