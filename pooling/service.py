@@ -70,6 +70,22 @@ class ConductorService(_RPCService):
         super().__init__(conf, transport, rpc.CONDUCTOR_TOPIC, host, manager,
                          conf.conductor.reconcile_interval)
 
+    def start(self):
+        super().start()
+        if self.conf.cyborg.enabled:
+            threading.Thread(target=self._cyborg_loop, name='cyborg-sync', daemon=True).start()
+
+    def _cyborg_loop(self):
+        """Keep Cyborg in sync (profiles published, ARQs turned into vGPUs)."""
+        from pooling.cyborg import sync
+
+        while not self._stopped.is_set():
+            try:
+                sync.run_once(self.endpoint.ctx, self.conf, conductor=self.endpoint)
+            except Exception:
+                LOG.exception('Cyborg sync failed')
+            self._stopped.wait(self.conf.cyborg.sync_interval)
+
     def periodic(self):
         self.endpoint.periodic()
 

@@ -20,8 +20,11 @@ def register_opts(conf: cfg.ConfigOpts) -> None:
     from oslo_db import options as db_options
     from oslo_messaging import opts as messaging_opts
 
+    from pooling.cyborg import opts as cyborg_opts
+
     for module in _MODULES:
         module.register_opts(conf)
+    cyborg_opts.register_opts(conf)
     for group, opts in messaging_opts.list_opts():
         conf.register_opts(opts, group=group)
     # NOTE: oslo.messaging registers its metrics options on the global CONF

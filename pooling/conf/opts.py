@@ -10,4 +10,6 @@ def list_opts():
     groups = {}
     for module in (api, agent, conductor, scheduler):
         groups.update(module.list_opts())
-    return list(groups.items())
+    from pooling.cyborg import opts as cyborg_opts
+
+    return list(groups.items()) + cyborg_opts.list_opts()
