@@ -183,7 +183,7 @@ def test_pooled_vgpu_server_life(admin, demo, profiles, flavors):
 
 def test_capacity_taken_elsewhere_shrinks_the_inventory(admin, profiles):
     """Slot counts follow the pool: a vGPU taken through another platform (here the pool's
-    own API, as Docker or Kubernetes would) shrinks what Cyborg reports at the next cycle."""
+    own API for a CDI container, as Docker would) shrinks what Cyborg reports at the next cycle."""
     name = profiles('e2e-s-' + RUN, compute_percent=25, memory_mb=20480, models=[MODEL])
     rc = 'CUSTOM_POOL_' + name.upper().replace('-', '_')
     rp_name = '%s_pool-%s' % (cloud.HOST, name)
@@ -198,7 +198,7 @@ def test_capacity_taken_elsewhere_shrinks_the_inventory(admin, profiles):
     cloud.wait_for('inventory of %s at 8' % rp_name, lambda: total() == 8, timeout=DISCOVERY)
     whole = _pool(admin, 'POST', '/v1/vgpus', json={
         'name': 'elsewhere-' + RUN, 'compute_percent': 100, 'memory_mb': 81920,
-        'models': [MODEL], 'consumer': {'platform': 'docker', 'host': cloud.HOST,
+        'models': [MODEL], 'consumer': {'platform': 'cdi', 'host': cloud.HOST,
                                         'id': 'container-' + RUN}})
     try:
         cloud.wait_for('inventory of %s at 4' % rp_name, lambda: total() == 4,
