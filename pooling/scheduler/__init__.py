@@ -16,6 +16,14 @@ from pooling.scheduler.request import Request
 from pooling.scheduler.request import SliceAssignment
 
 __all__ = [
-    'POLICY_NAMESPACE', 'DeviceState', 'HostState', 'NoValidHost', 'Placement', 'PoolModel',
-    'Request', 'Scheduler', 'SliceAssignment', 'load_policy',
+    "POLICY_NAMESPACE",
+    "DeviceState",
+    "HostState",
+    "NoValidHost",
+    "Placement",
+    "PoolModel",
+    "Request",
+    "Scheduler",
+    "SliceAssignment",
+    "load_policy",
 ]

@@ -21,14 +21,14 @@ from pooling.scheduler.request import Placement
 from pooling.scheduler.request import Request
 from pooling.scheduler.request import SliceAssignment
 
-POLICY_NAMESPACE = 'pooling.schedulers'
+POLICY_NAMESPACE = "pooling.schedulers"
 
 
 class Candidates:
     """What a policy sees: the request, the feasible hosts (ascending slot = tie order) and the
     per-card fit of every device."""
 
-    __slots__ = ('model', 'request', 'hosts', 'fit', 'whole', 'cpu_on_device_host')
+    __slots__ = ("model", "request", "hosts", "fit", "whole", "cpu_on_device_host")
 
     def __init__(self, model, request, hosts, fit, whole, cpu_on_device_host):
         self.model = model
@@ -68,7 +68,7 @@ class Policy(abc.ABC):
         if cand.request.count == 1 and not cand.whole:
             cfree = cand.model.d.cfree
             devs = sorted(devs, key=lambda i: cfree[i])
-        return devs[:cand.request.count]
+        return devs[: cand.request.count]
 
 
 def known_policies() -> list[str]:
@@ -80,17 +80,20 @@ def load_policy(name: str, **options) -> Policy:
     """Load a policy plugin by name; an unknown name raises ValueError listing the known ones."""
     known = known_policies()
     if name not in known:
-        raise ValueError('unknown scheduling policy %r; known policies: %s'
-                         % (name, ', '.join(known) or '(none installed)'))
-    mgr = driver.DriverManager(namespace=POLICY_NAMESPACE, name=name, invoke_on_load=True,
-                               invoke_kwds=options)
+        raise ValueError(
+            "unknown scheduling policy %r; known policies: %s"
+            % (name, ", ".join(known) or "(none installed)")
+        )
+    mgr = driver.DriverManager(
+        namespace=POLICY_NAMESPACE, name=name, invoke_on_load=True, invoke_kwds=options
+    )
     return mgr.driver
 
 
 class Scheduler:
     """Decide placements on one ``PoolModel`` with one policy."""
 
-    def __init__(self, model: PoolModel, policy: str | Policy = 'default', **options):
+    def __init__(self, model: PoolModel, policy: str | Policy = "default", **options):
         self.model = model
         self.policy = load_policy(policy, **options) if isinstance(policy, str) else policy
 
@@ -103,12 +106,12 @@ class Scheduler:
         if req.consumer_host is not None:
             consumer = model.host_index.get(req.consumer_host)
             if consumer is None or not model.h.valid[consumer]:
-                raise NoValidHost('consumer host %s is unknown' % req.consumer_host)
+                raise NoValidHost("consumer host %s is unknown" % req.consumer_host)
         nh = model.n_hosts
         fit = None
         if req.count:
             fit = self._fit_mask(req, whole)
-            on = model.d.host[:model.n_devices][fit]
+            on = model.d.host[: model.n_devices][fit]
             if req.count == 1:
                 host_ok = np.zeros(nh, dtype=bool)
                 host_ok[on] = True
@@ -126,11 +129,17 @@ class Scheduler:
         cpu_host = cpu_host_fixed if cpu_host_fixed is not None else self._cpu_host(req, h, room)
         d = model.d
         slices = tuple(
-            SliceAssignment(model.dev_uuids[i], int(d.ctot[i]) if whole else req.compute_milli,
-                            int(d.mtot[i]) if whole else req.memory_mb, int(d.gen[i]))
-            for i in devs)
-        return Placement(model.host_names[h], slices, model.host_names[cpu_host],
-                         req.cpu_milli, req.ram_mb)
+            SliceAssignment(
+                model.dev_uuids[i],
+                int(d.ctot[i]) if whole else req.compute_milli,
+                int(d.mtot[i]) if whole else req.memory_mb,
+                int(d.gen[i]),
+            )
+            for i in devs
+        )
+        return Placement(
+            model.host_names[h], slices, model.host_names[cpu_host], req.cpu_milli, req.ram_mb
+        )
 
     # -- filters -----------------------------------------------------------------------------
     def _fit_mask(self, req: Request, whole: bool) -> np.ndarray:
@@ -172,22 +181,22 @@ class Scheduler:
                 host_ok[:] = False
                 return consumer, False, room
             fabric = model.h.fabric[consumer]
-            if req.locality == 'local' or fabric < 0:
-                keep = host_ok[consumer] and req.locality != 'remote-required'
+            if req.locality == "local" or fabric < 0:
+                keep = host_ok[consumer] and req.locality != "remote-required"
                 host_ok[:] = False
                 host_ok[consumer] = keep
                 return consumer, True, room
-            same = model.h.fabric[:model.n_hosts] == fabric
-            if req.locality == 'remote-required':
+            same = model.h.fabric[: model.n_hosts] == fabric
+            if req.locality == "remote-required":
                 same[consumer] = False
             host_ok &= same
             return consumer, False, room
         if room is None:
             return None, True, room
-        if req.locality == 'remote-allowed' and req.count:
+        if req.locality == "remote-allowed" and req.count:
             # NOTE: the remote relaxation: the workload may run on another host of the device
             # host's fabric, so a device host only needs some host of its fabric with room.
-            fabrics = model.h.fabric[:model.n_hosts]
+            fabrics = model.h.fabric[: model.n_hosts]
             roomy = room & model.host_mask(req.pool)
             ok_fabric = np.zeros(len(model.fabrics.names) + 1, dtype=bool)
             ok_fabric[fabrics[roomy] + 1] = True
@@ -204,8 +213,9 @@ class Scheduler:
             return h
         model = self.model
         n = model.n_hosts
-        others = np.flatnonzero(room & model.host_mask(req.pool)
-                                & (model.h.fabric[:n] == model.h.fabric[h]))
+        others = np.flatnonzero(
+            room & model.host_mask(req.pool) & (model.h.fabric[:n] == model.h.fabric[h])
+        )
         idle = model.h.cfree[others]
         return int(others[np.argmin(idle)])
 
@@ -214,60 +224,71 @@ class Scheduler:
         """Say which filter emptied the candidate set (slow path, only on failure)."""
         model = self.model
         n = model.n_devices
-        where = 'pool %s' % req.pool if req.pool else 'any pool'
+        where = "pool %s" % req.pool if req.pool else "any pool"
         hosts = model.host_mask(req.pool)
-        valid = model.h.valid[:model.n_hosts]
+        valid = model.h.valid[: model.n_hosts]
         if req.pool:
-            valid = valid & (model.h.pool[:model.n_hosts] == model.pools.ids.get(req.pool, -2))
+            valid = valid & (model.h.pool[: model.n_hosts] == model.pools.ids.get(req.pool, -2))
         if not valid.any():
-            return 'no host in %s' % where
+            return "no host in %s" % where
         if not hosts.any():
-            return 'no host in %s is up' % where
+            return "no host in %s is up" % where
         if consumer is not None and not model.h.up[consumer]:
-            return 'consumer host %s is down' % req.consumer_host
+            return "consumer host %s is down" % req.consumer_host
         if req.count:
             what = _device_words(req)
             on_up = hosts[model.d.host[:n]]
             static = model.device_mask(req.models, req.vendors, req.isolation) & on_up
             if not static.any():
-                return 'no healthy device %s on an up host in %s' % (what, where)
+                return "no healthy device %s on an up host in %s" % (what, where)
             fit = self._fit_mask(req, whole) & on_up
             if not fit.any():
-                return 'no healthy device %s with %s free' % (what, _need_words(req, whole))
+                return "no healthy device %s with %s free" % (what, _need_words(req, whole))
             per_host = np.bincount(model.d.host[:n][fit], minlength=model.n_hosts)
             if req.count > 1 and per_host.max() < req.count:
-                return ('no host has %d free whole cards %s (at most %d on one host)'
-                        % (req.count, what, per_host.max()))
+                return "no host has %d free whole cards %s (at most %d on one host)" % (
+                    req.count,
+                    what,
+                    per_host.max(),
+                )
         room = self._host_room(req)
         if consumer is not None and room is not None and not room[consumer]:
-            return ('consumer host %s lacks %s' % (req.consumer_host, _room_words(req)))
+            return "consumer host %s lacks %s" % (req.consumer_host, _room_words(req))
         if consumer is not None:
-            if req.locality == 'local':
-                return 'consumer host %s has no device %s with %s free' % (
-                    req.consumer_host, _device_words(req), _need_words(req, whole))
-            return 'no host in the fabric of consumer host %s has a device %s with %s free' % (
-                req.consumer_host, _device_words(req), _need_words(req, whole))
-        return 'no host with %s also has %s free' % (
-            'such devices' if req.count else 'room', _room_words(req))
+            if req.locality == "local":
+                return "consumer host %s has no device %s with %s free" % (
+                    req.consumer_host,
+                    _device_words(req),
+                    _need_words(req, whole),
+                )
+            return "no host in the fabric of consumer host %s has a device %s with %s free" % (
+                req.consumer_host,
+                _device_words(req),
+                _need_words(req, whole),
+            )
+        return "no host with %s also has %s free" % (
+            "such devices" if req.count else "room",
+            _room_words(req),
+        )
 
 
 def _device_words(req: Request) -> str:
     parts = []
     if req.models is not None:
-        parts.append('of model(s) %s' % ', '.join(sorted(req.models)))
+        parts.append("of model(s) %s" % ", ".join(sorted(req.models)))
     if req.vendors is not None:
-        parts.append('of vendor(s) %s' % ', '.join(sorted(req.vendors)))
+        parts.append("of vendor(s) %s" % ", ".join(sorted(req.vendors)))
     if req.isolation is not None:
-        parts.append('with %s isolation' % req.isolation)
-    return ' '.join(parts) if parts else 'of any model'
+        parts.append("with %s isolation" % req.isolation)
+    return " ".join(parts) if parts else "of any model"
 
 
 def _need_words(req: Request, whole: bool) -> str:
     if whole:
-        return 'the whole card' + (' and %d MiB' % req.memory_mb if req.memory_mb else '')
+        return "the whole card" + (" and %d MiB" % req.memory_mb if req.memory_mb else "")
     pct = req.compute_milli / 10
-    return '%s %% compute and %d MiB' % (('%g' % pct), req.memory_mb)
+    return "%s %% compute and %d MiB" % (("%g" % pct), req.memory_mb)
 
 
 def _room_words(req: Request) -> str:
-    return '%d milli-CPU and %d MiB RAM' % (req.cpu_milli, req.ram_mb)
+    return "%d milli-CPU and %d MiB RAM" % (req.cpu_milli, req.ram_mb)

@@ -93,7 +93,7 @@ class _Arrays:
         for name, (dtype, fill) in self._spec.items():
             old = getattr(self, name)
             arr = np.full(new, fill, dtype=dtype)
-            arr[:self.capacity] = old
+            arr[: self.capacity] = old
             setattr(self, name, arr)
         self.capacity = new
 
@@ -110,20 +110,38 @@ class PoolModel:
         # NOTE: the model is not thread-safe by itself; callers that decide and apply from
         # several threads (API workers) hold this lock around select+claim+apply.
         self.lock = threading.RLock()
-        self.h = _Arrays({
-            'valid': (bool, False), 'up': (bool, False), 'pool': (np.int32, -1),
-            'fabric': (np.int32, -1), 'cpu': (np.int64, 0), 'cpu_free': (np.int64, 0),
-            'ram': (np.int64, 0), 'ram_free': (np.int64, 0), 'ver': (np.int64, 0),
-            'cfree': (np.int64, 0), 'ctot': (np.int64, 0),
-        })
-        self.d = _Arrays({
-            'valid': (bool, False), 'healthy': (bool, False), 'host': (np.int32, 0),
-            'vendor': (np.int32, -1), 'model': (np.int32, -1), 'ctot': (np.int64, 0),
-            'cfree': (np.int64, 0), 'mtot': (np.int64, 0), 'mfree': (np.int64, 0),
-            'gen': (np.int64, 0), 'whole_free': (bool, False),
-        })
-        self.n_hosts = 0          # host slots handed out (including removed ones)
-        self.n_devices = 0        # device slots handed out (including removed ones)
+        self.h = _Arrays(
+            {
+                "valid": (bool, False),
+                "up": (bool, False),
+                "pool": (np.int32, -1),
+                "fabric": (np.int32, -1),
+                "cpu": (np.int64, 0),
+                "cpu_free": (np.int64, 0),
+                "ram": (np.int64, 0),
+                "ram_free": (np.int64, 0),
+                "ver": (np.int64, 0),
+                "cfree": (np.int64, 0),
+                "ctot": (np.int64, 0),
+            }
+        )
+        self.d = _Arrays(
+            {
+                "valid": (bool, False),
+                "healthy": (bool, False),
+                "host": (np.int32, 0),
+                "vendor": (np.int32, -1),
+                "model": (np.int32, -1),
+                "ctot": (np.int64, 0),
+                "cfree": (np.int64, 0),
+                "mtot": (np.int64, 0),
+                "mfree": (np.int64, 0),
+                "gen": (np.int64, 0),
+                "whole_free": (bool, False),
+            }
+        )
+        self.n_hosts = 0  # host slots handed out (including removed ones)
+        self.n_devices = 0  # device slots handed out (including removed ones)
         self.host_names: list[str | None] = []
         self.host_index: dict[str, int] = {}
         self.host_devices: list[list[int]] = []
@@ -146,7 +164,7 @@ class PoolModel:
         self.workload_version = 0
 
     # -- hosts -------------------------------------------------------------------------------
-    def add_host(self, name, pool='default', fabric=None, cpu_milli=0, ram_mb=0, up=True):
+    def add_host(self, name, pool="default", fabric=None, cpu_milli=0, ram_mb=0, up=True):
         """Add (or update in place) a host; ``cpu_milli``/``ram_mb`` 0 = not tracked."""
         idx = self.host_index.get(name)
         if idx is None:
@@ -197,12 +215,23 @@ class PoolModel:
         try:
             return self.host_index[name]
         except KeyError:
-            raise KeyError('unknown host %r' % (name,)) from None
+            raise KeyError("unknown host %r" % (name,)) from None
 
     # -- devices -----------------------------------------------------------------------------
-    def upsert_device(self, uuid, host, vendor, model, compute_total=1000, memory_mb=0,
-                      compute_used=0, memory_used=0, healthy=True,
-                      isolation=frozenset({'none'}), generation=0):
+    def upsert_device(
+        self,
+        uuid,
+        host,
+        vendor,
+        model,
+        compute_total=1000,
+        memory_mb=0,
+        compute_used=0,
+        memory_used=0,
+        healthy=True,
+        isolation=frozenset({"none"}),
+        generation=0,
+    ):
         """Add a device or replace everything known about it (nothing stale is kept)."""
         h_idx = self._host_idx(host)
         idx = self.dev_index.get(uuid)
@@ -253,7 +282,7 @@ class PoolModel:
         try:
             return self.dev_index[uuid]
         except KeyError:
-            raise KeyError('unknown device %r' % (uuid,)) from None
+            raise KeyError("unknown device %r" % (uuid,)) from None
 
     def _refresh_host_capacity(self, h_idx: int) -> None:
         devs = [i for i in self.host_devices[h_idx] if self.d.healthy[i]]
@@ -301,24 +330,34 @@ class PoolModel:
         idx = self._dev_idx(uuid)
         d = self.d
         return DeviceState(
-            uuid=uuid, host=self.host_names[d.host[idx]],
-            vendor=self.vendors.names[d.vendor[idx]], model=self.models.names[d.model[idx]],
-            compute_total=int(d.ctot[idx]), memory_mb=int(d.mtot[idx]),
+            uuid=uuid,
+            host=self.host_names[d.host[idx]],
+            vendor=self.vendors.names[d.vendor[idx]],
+            model=self.models.names[d.model[idx]],
+            compute_total=int(d.ctot[idx]),
+            memory_mb=int(d.mtot[idx]),
             compute_used=int(d.ctot[idx] - d.cfree[idx]),
-            memory_used=int(d.mtot[idx] - d.mfree[idx]), healthy=bool(d.healthy[idx]),
-            isolation=self.dev_isolation[idx], generation=int(d.gen[idx]))
+            memory_used=int(d.mtot[idx] - d.mfree[idx]),
+            healthy=bool(d.healthy[idx]),
+            isolation=self.dev_isolation[idx],
+            generation=int(d.gen[idx]),
+        )
 
     def host(self, name: str) -> HostState:
         idx = self._host_idx(name)
         h = self.h
         fabric = int(h.fabric[idx])
         return HostState(
-            name=name, pool=self.pools.names[h.pool[idx]],
+            name=name,
+            pool=self.pools.names[h.pool[idx]],
             fabric=None if fabric < 0 else self.fabrics.names[fabric],
-            cpu_milli=int(h.cpu[idx]), ram_mb=int(h.ram[idx]),
+            cpu_milli=int(h.cpu[idx]),
+            ram_mb=int(h.ram[idx]),
             cpu_used=self._used(h.cpu[idx], h.cpu_free[idx]),
-            ram_used=self._used(h.ram[idx], h.ram_free[idx]), up=bool(h.up[idx]),
-            devices=tuple(self.dev_uuids[i] for i in self.host_devices[idx]))
+            ram_used=self._used(h.ram[idx], h.ram_free[idx]),
+            up=bool(h.up[idx]),
+            devices=tuple(self.dev_uuids[i] for i in self.host_devices[idx]),
+        )
 
     @property
     def hosts(self) -> list[HostState]:
@@ -342,14 +381,15 @@ class PoolModel:
                 ids = [self.vendors.ids[v] for v in vendors if v in self.vendors.ids]
                 mask &= np.isin(self.d.vendor[:n], ids)
             if isolation is not None:
-                mask &= np.fromiter((isolation in iso for iso in self.dev_isolation),
-                                    dtype=bool, count=n)
+                mask &= np.fromiter(
+                    (isolation in iso for iso in self.dev_isolation), dtype=bool, count=n
+                )
             self._mask_cache[key] = mask
         return mask
 
     def host_mask(self, pool) -> np.ndarray:
         """Hosts that are valid, up and in ``pool`` (any pool when None) (cached)."""
-        key = ('hosts', pool)
+        key = ("hosts", pool)
         mask = self._mask_cache.get(key)
         if mask is None:
             n = self.n_hosts

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 
-LOCALITIES = ('local', 'remote-allowed', 'remote-required')
-ISOLATION_LEVELS = ('hard', 'firm', 'soft', 'none')
+LOCALITIES = ("local", "remote-allowed", "remote-required")
+ISOLATION_LEVELS = ("hard", "firm", "soft", "none")
 
 
 class NoValidHost(Exception):
@@ -53,7 +53,7 @@ class Request:
     models: frozenset[str] | None = None
     vendors: frozenset[str] | None = None
     isolation: str | None = None
-    locality: str = 'remote-allowed'
+    locality: str = "remote-allowed"
     consumer_host: str | None = None
     pool: str | None = None
     cpu_milli: int = 0
@@ -61,22 +61,25 @@ class Request:
 
     def __post_init__(self):
         if self.count < 0:
-            raise ValueError('count must be >= 0, got %r' % (self.count,))
+            raise ValueError("count must be >= 0, got %r" % (self.count,))
         if self.count >= 1 and not 1 <= self.compute_milli <= 1000:
-            raise ValueError('compute_milli must be within 1..1000, got %r' % (self.compute_milli,))
+            raise ValueError("compute_milli must be within 1..1000, got %r" % (self.compute_milli,))
         if self.memory_mb < 0 or self.cpu_milli < 0 or self.ram_mb < 0:
-            raise ValueError('memory_mb, cpu_milli and ram_mb must be >= 0')
+            raise ValueError("memory_mb, cpu_milli and ram_mb must be >= 0")
         if self.locality not in LOCALITIES:
-            raise ValueError('locality must be one of %s, got %r'
-                             % (', '.join(LOCALITIES), self.locality))
-        if self.locality == 'remote-required' and not self.consumer_host:
-            raise ValueError('locality remote-required needs a consumer_host')
+            raise ValueError(
+                "locality must be one of %s, got %r" % (", ".join(LOCALITIES), self.locality)
+            )
+        if self.locality == "remote-required" and not self.consumer_host:
+            raise ValueError("locality remote-required needs a consumer_host")
         if self.isolation is not None and self.isolation not in ISOLATION_LEVELS:
-            raise ValueError('isolation must be one of %s, got %r'
-                             % (', '.join(ISOLATION_LEVELS), self.isolation))
+            raise ValueError(
+                "isolation must be one of %s, got %r"
+                % (", ".join(ISOLATION_LEVELS), self.isolation)
+            )
         # NOTE: accept any iterable of names for convenience, store frozensets so that the
         # request stays hashable (the policies memoise per request shape).
-        for field in ('models', 'vendors'):
+        for field in ("models", "vendors"):
             value = getattr(self, field)
             if value is not None and not isinstance(value, frozenset):
                 object.__setattr__(self, field, frozenset(value))
@@ -88,8 +91,7 @@ class Request:
 
     def shape(self) -> tuple:
         """The popularity key of a request: what FGD calls a task type (memory left out)."""
-        return (self.cpu_milli, self.compute_milli if self.count else 0, self.count,
-                self.models)
+        return (self.cpu_milli, self.compute_milli if self.count else 0, self.count, self.models)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -27,5 +27,5 @@ class DefaultOnlinePolicy(DefaultPolicy):
     """The default policy learning the workload only from observed requests."""
 
     def __init__(self, **options):
-        options.setdefault('source', 'observed')
+        options.setdefault("source", "observed")
         super().__init__(**options)

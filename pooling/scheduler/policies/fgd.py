@@ -27,7 +27,7 @@ from pooling.scheduler.framework import Policy
 
 
 class _ShapeCache:
-    __slots__ = ('ver', 'score', 'cards', 'sigs')
+    __slots__ = ("ver", "score", "cards", "sigs")
 
     def __init__(self, capacity: int):
         self.ver = np.full(capacity, -1, dtype=np.int64)
@@ -40,7 +40,7 @@ class FgdPolicy(Policy):
     """FGD with the workload from the model (``source``: auto, target or observed)."""
 
     #: how the workload weights a shape: 'pods' (FGD: popularity) or 'demand' (pods x cards).
-    weighting = 'pods'
+    weighting = "pods"
 
     #: the ΔF (milli-cards) that moves the sigmoid by one unit; larger = coarser integer scores.
     scale = 1000.0
@@ -57,13 +57,19 @@ class FgdPolicy(Policy):
     #: CPU-per-card ratio (a smooth version of FGD's "lack CPU").
     cpu_weight = 0.0
 
-    def __init__(self, source: str = 'auto', coverage: float = 0.95, **options):
-        for key in ('scale', 'host_only_tasks', 'weighting', 'idle_bias', 'waste_weight',
-                    'cpu_weight'):
+    def __init__(self, source: str = "auto", coverage: float = 0.95, **options):
+        for key in (
+            "scale",
+            "host_only_tasks",
+            "weighting",
+            "idle_bias",
+            "waste_weight",
+            "cpu_weight",
+        ):
             if key in options:
                 setattr(self, key, type(getattr(self, key))(options.pop(key)))
-        if source not in ('auto', 'target', 'observed'):
-            raise ValueError('source must be auto, target or observed, got %r' % (source,))
+        if source not in ("auto", "target", "observed"):
+            raise ValueError("source must be auto, target or observed, got %r" % (source,))
         self.source = source
         self.coverage = float(coverage)
         self.options = options
@@ -80,16 +86,17 @@ class FgdPolicy(Policy):
     # -- workload ----------------------------------------------------------------------------
     def _workload(self, model) -> list[tuple[tuple, float]]:
         target = model.target_workload
-        if self.source != 'observed' and target is not None:
+        if self.source != "observed" and target is not None:
             return sorted(target, key=lambda sw: -sw[1])
-        if self.source == 'target':
+        if self.source == "target":
             return []
         return model.observed_workload()
 
     def _refresh(self, model, request) -> None:
         """Re-read the workload when the model's changed (online: at growing intervals)."""
-        online = self.source == 'observed' or (self.source == 'auto'
-                                                and model.target_workload is None)
+        online = self.source == "observed" or (
+            self.source == "auto" and model.target_workload is None
+        )
         key = (id(model), model.workload_version, online)
         if key == self._wl_key and not (online and model.observed_total >= self._next_refresh):
             return
@@ -116,8 +123,9 @@ class FgdPolicy(Policy):
             ids = None
             if models is not None:
                 ids = frozenset(model.models.ids[m] for m in models if m in model.models.ids)
-            weight = w * (max(count, 1) * (milli or 1000) / 1000
-                          if self.weighting == 'demand' else 1)
+            weight = w * (
+                max(count, 1) * (milli or 1000) / 1000 if self.weighting == "demand" else 1
+            )
             tasks.append((cpu, milli if count else 0, count, ids, weight))
         if self.idle_bias:
             tasks.append((0, 0, 0, None, self.idle_bias * sum(t[4] for t in tasks)))
@@ -135,8 +143,10 @@ class FgdPolicy(Policy):
     # -- fragmentation -----------------------------------------------------------------------
     def frag(self, cpu_free: int, items: tuple) -> float:
         """F of a host with ``cpu_free`` and ``items`` = sorted (model id, free share) cards."""
-        key = (cpu_free if self.cpu_weight else bisect.bisect_right(self._cpu_cuts, cpu_free),
-               items)
+        key = (
+            cpu_free if self.cpu_weight else bisect.bisect_right(self._cpu_cuts, cpu_free),
+            items,
+        )
         value = self._memo.get(key)
         if value is None:
             value = self._frag(cpu_free, items)
@@ -226,9 +236,8 @@ class FgdPolicy(Policy):
         fit = cand.fit
         fitting = [p for p, c in enumerate(cards) if fit[c[0]]]
         if cand.whole or req.count > 1:
-            chosen = fitting[:req.count]
-            after = tuple(sorted((c[1], 0 if p in chosen else c[2])
-                                 for p, c in enumerate(cards)))
+            chosen = fitting[: req.count]
+            after = tuple(sorted((c[1], 0 if p in chosen else c[2]) for p, c in enumerate(cards)))
             return self._score(before - self.frag(cpu_after, after)), chosen
         best, best_pos, seen = -1, None, {}
         for p in fitting:
@@ -253,8 +262,17 @@ class FgdPolicy(Policy):
             self._model = model
             self._wl_key = None
         self._refresh(model, req)
-        skey = (req.compute_milli, req.memory_mb, req.count, req.models, req.vendors,
-                req.isolation, req.cpu_milli, cand.whole, cand.cpu_on_device_host)
+        skey = (
+            req.compute_milli,
+            req.memory_mb,
+            req.count,
+            req.models,
+            req.vendors,
+            req.isolation,
+            req.cpu_milli,
+            cand.whole,
+            cand.cpu_on_device_host,
+        )
         cache = self._shapes.get(skey)
         if cache is None or cache.ver.size < model.n_hosts:
             cache = _ShapeCache(max(model.h.capacity, model.n_hosts))
