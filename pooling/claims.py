@@ -18,6 +18,7 @@ from pooling import scheduler
 from pooling.db import api as db_api
 from pooling.objects import device as device_obj
 from pooling.objects import host as host_obj
+from pooling.objects import profile as profile_obj
 from pooling.objects import vgpu as vgpu_obj
 
 LOG = logging.getLogger(__name__)
@@ -68,12 +69,22 @@ class ClaimService:
         self._observe_history(context)
 
     def _observe_history(self, context):
-        # NOTE: the policy learns the shapes tenants ask for (the "target
-        # workload" of FGD); feeding it the most common shapes after a reload
-        # keeps that knowledge across restarts.
-        for compute, memory, count in vgpu_obj.shapes_requested(context, limit=10):
-            self._model.observe(scheduler.Request(compute_milli=compute, memory_mb=memory,
-                                                  count=count))
+        # NOTE: fragmentation-aware policies weigh placements by the shapes
+        # they expect (FGD's "target workload"). Here that is what tenants
+        # asked for so far (kept in the DB, so it survives restarts) plus the
+        # operator's published profiles, which count even before first use.
+        counts = {}
+        for compute, memory, count, n in vgpu_obj.shapes_requested(context, limit=50,
+                                                                   with_counts=True):
+            counts[(compute, memory, count)] = n
+        floor = max(1.0, 0.05 * sum(counts.values()))
+        for p in profile_obj.list_profiles(context):
+            key = (p['compute_milli'], p['memory_mb'], p['count'])
+            counts[key] = max(counts.get(key, 0), floor)
+        if counts:
+            self._model.set_target_workload([
+                (scheduler.Request(compute_milli=c, memory_mb=m, count=n), weight)
+                for (c, m, n), weight in counts.items()])
 
     def invalidate(self):
         """Force a reload before the next decision (tests, admin actions)."""

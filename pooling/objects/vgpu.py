@@ -208,11 +208,14 @@ def leaked(context) -> list[str]:
 
 
 @db_api.reader
-def shapes_requested(context, limit: int = 3) -> list[tuple[int, int, int]]:
-    """The most common (compute_milli, memory_mb, count) shapes asked for so far."""
+def shapes_requested(context, limit: int = 3, with_counts=False) -> list[tuple]:
+    """The most common (compute_milli, memory_mb, count) shapes asked for so far.
+
+    With ``with_counts`` each tuple ends with how often it was asked for.
+    """
     v = models.VGPU
     rows = context.session.execute(
         sa.select(v.compute_milli, v.memory_mb, v.count, sa.func.count(v.id).label('n'))
         .group_by(v.compute_milli, v.memory_mb, v.count)
         .order_by(sa.desc('n')).limit(limit)).all()
-    return [(c, m, n) for c, m, n, _ in rows]
+    return [tuple(row) if with_counts else tuple(row[:3]) for row in rows]
