@@ -1,7 +1,8 @@
 #!/bin/bash
 # Start the pool beside the e2e stack (after stack.sh): pooling-api under
 # gunicorn on 127.0.0.1:6388 validating Keystone tokens, pooling-conductor and
-# one pooling-agent named like the Nova compute host (sim cards), on MariaDB
+# one pooling-agent named like the Nova compute host (sim cards); the conductor
+# runs the Cyborg sync ([cyborg] enabled). On MariaDB
 # database e2e_pooling and RabbitMQ vhost e2e; and Nova's metadata API on 8775
 # with our vendordata target. Processes run from the project's venv; pids go
 # where unstack.sh finds them.
@@ -67,10 +68,6 @@ start pooling-agent "$PV/bin/pooling-agent" --config-file "$C"
 start pooling-api env POOLING_CONFIG_FILES="$C" "$PV/bin/gunicorn" --bind 127.0.0.1:6388 \
   --workers 1 --threads 4 --access-logfile "$E/logs/pooling-api-access.log" \
   pooling_api.wsgi:application
-if ! grep -qs "cyborg" "$ROOT/pooling/service.py" "$ROOT/pooling/conductor/manager.py"; then
-  # pooling-conductor does not run the Cyborg sync itself yet: run it beside it
-  start pooling-cyborg-sync "$PV/bin/python" "$HERE/harness/cyborg_sync.py" "$C"
-fi
 wait_http http://127.0.0.1:6388/
 
 log "nova metadata API with the pooling vendordata target"
