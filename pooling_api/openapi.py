@@ -67,10 +67,6 @@ OPERATIONS = {
 }
 
 
-def register(path: str, method: str, query=None, body=None, status=200, response=None):
-    """Describe an operation added outside this module (see root.add_route)."""
-    OPERATIONS[(path, method)] = (query, body, status, response)
-
 
 def _strip(schema):
     """OpenAPI 3.1 is JSON Schema 2020-12, minus nothing we use; copy defensively."""

@@ -1,5 +1,6 @@
 """Handlers for /v1/profiles."""
 
+from pooling.cyborg import publisher
 from pooling.objects import profile as profile_obj
 from pooling_api import method
 from pooling_api import policy
@@ -14,19 +15,28 @@ def serialize(profile: dict) -> dict:
     return out
 
 
+def _published(req, profiles: list[dict]) -> list[dict]:
+    """Say whether each profile is published to Cyborg (when that sync is on)."""
+    conf = req.environ['pooling.services'].conf
+    if not conf.cyborg.enabled:
+        return profiles
+    return publisher.annotate(conf, profiles)
+
+
 def list_profiles(req):
     """GET /v1/profiles → 200 {"profiles": [...]}."""
     policy.authorize(req, policies.LIST)
     validation.query(req, schemas.LIST_QUERY)
     profiles = profile_obj.list_profiles(method.context(req))
-    return method.respond(req, 200, {'profiles': [serialize(p) for p in profiles]})
+    return method.respond(req, 200,
+                          {'profiles': _published(req, [serialize(p) for p in profiles])})
 
 
 def show_profile(req, ident):
     """GET /v1/profiles/{uuid or name} → 200 profile."""
     policy.authorize(req, policies.SHOW)
-    return method.respond(req, 200, serialize(profile_obj.get_profile(method.context(req),
-                                                                      ident)))
+    profile = serialize(profile_obj.get_profile(method.context(req), ident))
+    return method.respond(req, 200, _published(req, [profile])[0])
 
 
 def create_profile(req):

@@ -6,24 +6,10 @@ one deployable per profile from the answer (see pooling.cyborg.slots).
 
 from pooling.cyborg import slots
 from pooling_api import method
-from pooling_api import policies as all_policies
 from pooling_api import policy
 from pooling_api import validation
 from pooling_api.policies import slots as policies
 from pooling_api.schemas import slots as schemas
-
-all_policies.register(policies)
-
-
-def _describe():
-    """Put this operation in the OpenAPI document (skipped while openapi is importing)."""
-    from pooling_api import openapi
-
-    if hasattr(openapi, 'register'):
-        openapi.register('/v1/slots', 'GET', query=schemas.LIST_QUERY, response=schemas.SLOTS)
-
-
-_describe()
 
 
 def list_slots(req):

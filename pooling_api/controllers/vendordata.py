@@ -10,24 +10,11 @@ is the instance's project: knowing an instance id is not enough.
 
 from pooling.objects import vgpu as vgpu_obj
 from pooling_api import method
-from pooling_api import policies as all_policies
 from pooling_api import policy
 from pooling_api import validation
 from pooling_api.policies import vendordata as policies
 from pooling_api.schemas import vendordata as schemas
 
-all_policies.register(policies)
-
-
-def _describe():
-    """Put this operation in the OpenAPI document (skipped while openapi is importing)."""
-    from pooling_api import openapi
-
-    if hasattr(openapi, 'register'):
-        openapi.register('/v1/vendordata', 'POST', body=schemas.REQUEST, response=schemas.RESPONSE)
-
-
-_describe()
 _SHOWN = ('uuid', 'profile', 'state', 'memory_mb', 'count', 'locality', 'isolation',
           'attachment')
 

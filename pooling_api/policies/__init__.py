@@ -7,16 +7,13 @@ from pooling_api.policies import hosts
 from pooling_api.policies import pools
 from pooling_api.policies import profiles
 from pooling_api.policies import quotas
+from pooling_api.policies import slots
 from pooling_api.policies import usage
+from pooling_api.policies import vendordata
 from pooling_api.policies import vgpus
 
-_MODULES = [pools, hosts, devices, profiles, vgpus, usage, quotas]
+_MODULES = [pools, hosts, devices, profiles, vgpus, usage, quotas, slots, vendordata]
 
-
-def register(module) -> None:
-    """Add a resource's policy module (used by resources outside this list)."""
-    if module not in _MODULES:
-        _MODULES.append(module)
 
 
 def list_rules():

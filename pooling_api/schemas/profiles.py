@@ -21,7 +21,9 @@ PROFILE = {
                    'models': {'type': 'array', 'items': {'type': 'string'}},
                    'isolation': {'type': ['string', 'null']}, 'locality': {'type': 'string'},
                    'description': {'type': 'string'}, 'created_at': common.TIMESTAMP,
-                   'updated_at': common.TIMESTAMP},
-    'additionalProperties': True,
+                   'updated_at': common.TIMESTAMP,
+                   # Present when [cyborg] enabled and Cyborg answers.
+                   'published': {'type': 'boolean'}, 'device_profile': {'type': 'string'}},
+    'additionalProperties': False,
 }
 PROFILES = common.list_of('profiles', PROFILE)
