@@ -8,6 +8,7 @@ the calibration checks the product's decision path as well as these scores.
 
 from __future__ import annotations
 
+import collections
 import random
 
 import numpy as np
@@ -71,35 +72,95 @@ class DotProdPolicy(Policy):
 
 
 class GpuClusteringPolicy(Policy):
-    """Affinity tiers by the shares already on the host, then the least GPU left.
+    """GpuClustering as the FGD artifact scores it: affinity tiers, then the least GPU left.
 
-    Tiers (0-100): only slices of the request's share on the host (75-100), that share among
-    others (50-75), an idle host (25-50), other shares only (0-25); inside a tier
-    25 * (8000 - GPU-milli left) / 8000, integer. Host-only requests score 0 everywhere.
+    A pod's GPU affinity is its *kind*, not its share: every fractional pod (one card, share
+    < 1000) has the one affinity ``share``; whole-card pods have ``N-gpu`` by their card count
+    (1, 2, 4, 8). A host's affinities are those of the GPU pods it holds (host-only pods have
+    none). Score of a GPU request, with ``inner = 25 * (8000 - GPU-milli left on the host) //
+    8000``: the request's affinity is the host's only one, 75 + inner; it is among others,
+    50 + inner; the host holds no GPU pod, 25 + inner; only other affinities, inner.
+    Host-only requests score 0 everywhere (the first host in the tie order). Cards: best fit
+    for a fractional pod (least free card that fits, first in device order on ties), the
+    first whole free cards in device order otherwise (``Policy.pick_cards``).
+
+    The model counts slices by share, not pods by card count, so whole-card pods are kept in
+    a ledger of this policy's own placements, confirmed when the host's whole-card slice
+    count grows by the pod's card count; a host whose whole-card slices disagree with the
+    ledger (a placement made elsewhere, a release) counts them as ``1-gpu`` pods.
     """
+
+    SHARE = "share"
+
+    def __init__(self, **options):
+        self._ledger: dict[int, collections.Counter] = {}
+        self._pending: tuple[int, int, int] | None = None
+        self._cache: dict[int, tuple[int, frozenset]] = {}
 
     def choose(self, cand):
         model = cand.model
         req = cand.request
         hosts = cand.hosts
+        self._confirm(model)
         if not req.count:
             return int(hosts[0]), []
-        milli = 1000 if cand.whole else req.compute_milli
-        shapes = model.host_shapes
+        tag = _gpu_affinity(req, cand.whole)
         left = model.h.cfree[hosts]
         inner = 25 * (8000 - left) // 8000
         tiers = np.fromiter(
-            (_affinity_tier(shapes[h], milli) for h in hosts.tolist()),
+            (_clustering_tier(self.affinities(model, h), tag) for h in hosts.tolist()),
             dtype=np.int64,
             count=hosts.size,
         )
         best = _first_max(hosts, inner + 25 * tiers)
+        if tag != self.SHARE:
+            self._pending = (best, req.count, _whole_slices(model.host_shapes[best]))
         return best, self.pick_cards(cand, best)
 
+    def affinities(self, model, h: int) -> frozenset:
+        """The GPU affinities present on host ``h``."""
+        self._confirm(model)
+        ver = int(model.h.ver[h])
+        hit = self._cache.get(h)
+        if hit is not None and hit[0] == ver:
+            return hit[1]
+        shapes = model.host_shapes[h]
+        tags = set()
+        if any(v > 0 and k < 1000 for k, v in shapes.items()):
+            tags.add(self.SHARE)
+        whole = _whole_slices(shapes)
+        if whole:
+            ledger = self._ledger.get(h)
+            if ledger and sum(n * c for n, c in ledger.items()) == whole:
+                tags.update("%d-gpu" % n for n, c in ledger.items() if c > 0)
+            else:
+                tags.add("1-gpu")
+        result = frozenset(tags)
+        self._cache[h] = (ver, result)
+        return result
 
-def _affinity_tier(shapes, milli) -> int:
-    present = [k for k, v in shapes.items() if v > 0]
-    if milli in present:
+    def _confirm(self, model) -> None:
+        if self._pending is None:
+            return
+        h, n, before = self._pending
+        self._pending = None
+        if _whole_slices(model.host_shapes[h]) == before + n:
+            self._ledger.setdefault(h, collections.Counter())[n] += 1
+            self._cache.pop(h, None)
+
+
+def _gpu_affinity(req, whole: bool) -> str:
+    if req.count == 1 and not whole and req.compute_milli < 1000:
+        return GpuClusteringPolicy.SHARE
+    return "%d-gpu" % req.count
+
+
+def _whole_slices(shapes) -> int:
+    return sum(v for k, v in shapes.items() if k >= 1000)
+
+
+def _clustering_tier(present: frozenset, tag: str) -> int:
+    if tag in present:
         return 3 if len(present) == 1 else 2
     return 0 if present else 1
 
