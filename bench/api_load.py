@@ -15,9 +15,9 @@ Loopback only (127.0.0.1). Placement runs from its own venv
 
 import argparse
 import json
+from pathlib import Path
 import sys
 import time
-from pathlib import Path
 
 from bench import api_load_core as core
 from bench import api_load_services as services

@@ -9,13 +9,13 @@ import contextlib
 import http.client
 import json
 import os
+from pathlib import Path
 import signal
 import socket
 import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
 
 import pymysql
 
@@ -314,3 +314,26 @@ def start_pooling(
             return port
         time.sleep(0.5)
     raise RuntimeError(f"pooling agents {names} did not report within 60 s")
+
+
+@contextlib.contextmanager
+def pooling_stack(work: Path, db_name: str | None = None, **kwargs):
+    """A whole real pool (API, conductor, agents) on a fresh MariaDB database; yields its URL.
+
+    For functional tests and ad-hoc runs; everything started is stopped and
+    the database dropped on exit.
+    """
+    name = db_name or "pooling_stack_" + uuid.uuid4().hex[:10]
+    db_url = fresh_database(name)
+    procs = Processes(work / "logs")
+    try:
+        port = start_pooling(procs, work, db_url, **kwargs)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        procs.stop()
+        conn = pymysql.connect(host="127.0.0.1", port=3306, user="root", password="")
+        try:
+            with conn.cursor() as cur:
+                cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        finally:
+            conn.close()

@@ -7,7 +7,8 @@ for a vGPU by profile name.
 from osc_lib.command import command
 
 from poolingclient.osc import common
-from poolingclient.osc.vgpus import ISOLATIONS, LOCALITIES
+from poolingclient.osc.vgpus import ISOLATIONS
+from poolingclient.osc.vgpus import LOCALITIES
 
 PROFILE_FIELDS = [
     ("UUID", "uuid"),

@@ -61,9 +61,9 @@ class Client:
     # -- plumbing -------------------------------------------------------
 
     def _request(self, method: str, path: str, **kwargs) -> Any:
-        # NOTE: no Accept header: pooling-api answers 406 to "Accept:
-        # application/json" (reported as a bug); JSON is all it speaks anyway.
-        resp = self._adapter.request("/v1" + path, method, **kwargs)
+        headers = kwargs.pop("headers", {})
+        headers.setdefault("Accept", "application/json")
+        resp = self._adapter.request("/v1" + path, method, headers=headers, **kwargs)
         if resp.status_code >= 400:
             raise exceptions.from_response(resp)
         if resp.status_code == 204 or not resp.content:

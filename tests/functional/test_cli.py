@@ -6,15 +6,14 @@ as a subprocess, the way an operator or tenant would, and reads its JSON output.
 
 import json
 import os
+from pathlib import Path
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from bench import api_load_services as services
-from tests.functional import fixtures
 
 pytestmark = pytest.mark.functional
 
@@ -27,17 +26,9 @@ def api_url(tmp_path_factory):
     if os.environ.get("POOLING_API_URL"):
         yield os.environ["POOLING_API_URL"]
         return
-    db = fixtures.Database("mysql")
-    db.create()
-    procs = services.Processes(tmp_path_factory.mktemp("cli-stack") / "logs")
-    try:
-        port = services.start_pooling(
-            procs, procs.log_dir.parent, db.url, workers=2, devices=4, hosts=2, consumer_host=True
-        )
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        procs.stop()
-        db.drop()
+    work = tmp_path_factory.mktemp("cli-stack")
+    with services.pooling_stack(work, devices=4, hosts=2, consumer_host=True) as url:
+        yield url
 
 
 @pytest.fixture

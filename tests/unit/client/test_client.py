@@ -1,7 +1,7 @@
 """The HTTP client: microversion header, error bodies, name lookups."""
 
-import pytest
 from keystoneauth1 import session
+import pytest
 
 from poolingclient import exceptions
 from poolingclient.v1 import client
@@ -17,6 +17,7 @@ def test_sends_microversion_header(requests_mock):
     assert _client(microversion="1.3").list_pools() == []
     sent = requests_mock.last_request.headers
     assert sent["OpenStack-API-Version"] == "accelerator-pool 1.3"
+    assert sent["Accept"] == "application/json"
 
 
 @pytest.mark.parametrize(

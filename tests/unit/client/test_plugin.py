@@ -8,8 +8,8 @@ import argparse
 import json
 from unittest import mock
 
-import pytest
 from osc_lib import exceptions as osc_exceptions
+import pytest
 
 from poolingclient import plugin
 from tests.unit.client import fakes

@@ -1,7 +1,7 @@
 """``openstack accelerator vgpu ...`` commands."""
 
-import pytest
 from osc_lib import exceptions as osc_exceptions
+import pytest
 
 from poolingclient import exceptions
 from poolingclient.osc import vgpus
