@@ -46,6 +46,7 @@ class LevelResult:
     release_ms: list = dataclasses.field(default_factory=list)
     first_error: str | None = None
     error_statuses: dict = dataclasses.field(default_factory=dict)
+    error_samples: dict = dataclasses.field(default_factory=dict)
 
     @property
     def claims_per_s(self) -> float:
@@ -67,6 +68,7 @@ class LevelResult:
             "release_p99_ms": round(percentile(self.release_ms, 99), 2),
             "error_statuses": {str(k): v for k, v in sorted(self.error_statuses.items())},
             "first_error": self.first_error,
+            "error_samples": self.error_samples,
         }
 
 
@@ -183,6 +185,7 @@ def _client_loop(
                         status = exc.status if isinstance(exc, CallFailed) else "io"
                         key = f"{phase} {status}"
                         result.error_statuses[key] = result.error_statuses.get(key, 0) + 1
+                        result.error_samples.setdefault(key, str(exc)[:300])
                         if isinstance(exc, CallFailed) and exc.status >= 500:
                             result.server_errors += 1
                         result.first_error = result.first_error or f"{phase}: {exc}"
