@@ -17,6 +17,7 @@ def plot(summaries: list[dict], path: Path) -> Path:
     from matplotlib import pyplot
 
     fig, (lat_ax, rate_ax) = pyplot.subplots(1, 2, figsize=(11, 4.5))
+    levels = sorted({s["concurrency"] for s in summaries})
     for service in sorted({s["service"] for s in summaries}):
         rows = sorted(
             (s for s in summaries if s["service"] == service), key=lambda s: s["concurrency"]
@@ -37,10 +38,13 @@ def plot(summaries: list[dict], path: Path) -> Path:
         rate_ax.plot(xs, [s["claims_per_s"] for s in rows], marker="o", color=colour, label=service)
     for ax in (lat_ax, rate_ax):
         ax.set_xscale("log", base=2)
+        ax.set_xticks(levels)
+        ax.set_xticklabels([str(c) for c in levels])
         ax.set_xlabel("concurrent clients")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend()
-    lat_ax.set_ylabel("claim latency (ms)")
+    lat_ax.set_yscale("log")
+    lat_ax.set_ylabel("claim latency (ms, log scale)")
     lat_ax.axhline(100, color="grey", linewidth=0.8, linestyle=":")
     lat_ax.set_title("claim latency vs concurrency")
     rate_ax.set_ylabel("claims per second")
