@@ -209,15 +209,17 @@ def test_bug3_quota_out_of_range(api_url):
     assert status in (200, 400), (status, payload[:300])
 
 
-@pytest.mark.xfail(strict=True, reason="BUG-5: a body that is not UTF-8 gets a text/html 400")
-def test_bug5_non_utf8_body_gets_json_error(api_url):
-    status, parsed, ctype, payload = _call(
-        api_url,
-        "POST",
-        "/v1/pools",
-        raw=b"\x13\x38\xff\xfe",
-        headers={"Content-Type": "application/json"},
-    )
+@pytest.mark.xfail(strict=True, reason="BUG-5: input that is not UTF-8 gets a text/html 400")
+@pytest.mark.parametrize(
+    "method,path,raw",
+    [
+        ("POST", "/v1/pools", b"\x13\x38\xff\xfe"),
+        ("GET", "/v1/hosts?fabric=%C3%28", None),
+    ],
+)
+def test_bug5_non_utf8_input_gets_json_error(api_url, method, path, raw):
+    headers = {"Content-Type": "application/json"} if raw else {}
+    status, parsed, ctype, payload = _call(api_url, method, path, raw=raw, headers=headers)
     assert status == 400
     _api_sig(status, parsed, ctype)
 
