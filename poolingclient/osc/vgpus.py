@@ -106,7 +106,9 @@ class CreateVgpu(command.ShowOne):
             action=parseractions.MultiKeyValueAction,
             required_keys=["platform", "id"],
             optional_keys=["host"],
-            help="Who will use the vGPU",
+            help="Who will use the vGPU: platform (nova, cdi, kubernetes, vmware, libvirt, "
+            "baremetal, other), its id, and the host it runs on (needed for --locality "
+            "local or remote-required)",
         )
         parser.add_argument(
             "--wait", action="store_true", default=False, help="Wait until the vGPU is ACTIVE"

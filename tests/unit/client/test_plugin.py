@@ -71,7 +71,8 @@ def shell(monkeypatch, tmp_path):
         cache = vars(clientmanager.ClientManager).get(plugin.API_NAME)
         if cache is not None:
             monkeypatch.setattr(cache, "_handle", None)
-        code = osc_shell.OpenStackShell().run(NOAUTH + argv)
+        auth = [] if "--os-auth-url" in argv else NOAUTH
+        code = osc_shell.OpenStackShell().run(auth + argv)
         out, err = capsys.readouterr()
         if caplog is not None:
             err = "".join(r.getMessage() + "\n" for r in caplog.records if r.levelname == "ERROR")
@@ -145,3 +146,54 @@ def test_shell_usage_error_exits_nonzero(shell, capsys, caplog):
     code, _, err = shell(["accelerator", "vgpu", "create", "x"], capsys, caplog)
     assert code == 1
     assert err.strip() == "Give --profile, or both --compute and --memory"
+
+
+KEYSTONE = "http://keystone.test/v3"
+CATALOG_URL = "http://pool.internal:6388/v1"
+
+
+def test_shell_with_keystone_uses_the_catalog_and_token(shell, capsys, requests_mock):
+    from keystoneauth1 import fixture as ks_fixture
+
+    token = ks_fixture.V3Token(project_name="demo", project_id=fakes.PROJECT)
+    service = token.add_service("accelerator-pool", name="pooling")
+    service.add_standard_endpoints(public=CATALOG_URL, internal=CATALOG_URL, region="RegionOne")
+    requests_mock.get(KEYSTONE, json=ks_fixture.V3Discovery(KEYSTONE))
+    requests_mock.post(
+        KEYSTONE + "/auth/tokens",
+        json=token,
+        status_code=201,
+        headers={"X-Subject-Token": "tok-123"},
+    )
+    requests_mock.get("http://pool.internal:6388/v1/vgpus", json={"vgpus": [fakes.VGPU]})
+    code, out, _ = shell(
+        [
+            "--os-auth-url",
+            KEYSTONE,
+            "--os-username",
+            "demo",
+            "--os-password",
+            "secret",
+            "--os-project-name",
+            "demo",
+            "--os-user-domain-name",
+            "Default",
+            "--os-project-domain-name",
+            "Default",
+            "--os-region-name",
+            "RegionOne",
+            "accelerator",
+            "vgpu",
+            "list",
+            "-f",
+            "value",
+            "-c",
+            "Name",
+        ],
+        capsys,
+    )
+    assert (code, out) == (0, "train-1\n")
+    sent = requests_mock.last_request
+    assert sent.url == "http://pool.internal:6388/v1/vgpus"
+    assert sent.headers["X-Auth-Token"] == "tok-123"
+    assert sent.headers["OpenStack-API-Version"] == "accelerator-pool 1.0"
