@@ -76,6 +76,12 @@ def parse_args(argv=None):
     parser.add_argument("--compute", type=int, default=25, help="Compute %% per claim (25)")
     parser.add_argument("--memory", type=int, default=1024, help="MiB per claim (1024)")
     parser.add_argument(
+        "--projects",
+        type=int,
+        default=1,
+        help="Spread clients over this many projects (1: one tenant, as a single quota row)",
+    )
+    parser.add_argument(
         "--out",
         type=Path,
         default=DEFAULT_OUT,
@@ -117,7 +123,7 @@ def _pooling_target(args, procs: services.Processes):
             procs, args.out / "pooling", db_url, args.workers, args.devices
         )
         url = f"http://127.0.0.1:{port}"
-    return core.PoolingTarget(url, args.compute, args.memory)
+    return core.PoolingTarget(url, args.compute, args.memory, projects=args.projects)
 
 
 def _placement_target(args, procs: services.Processes):
@@ -142,7 +148,12 @@ def _placement_target(args, procs: services.Processes):
         "CUSTOM_ACCEL_MEMORY_MB": args.memory,
     }
     return core.PlacementTarget(
-        url, providers, resources, project_id="bench-project", user_id="bench-user"
+        url,
+        providers,
+        resources,
+        project_id="bench-project",
+        user_id="bench-user",
+        projects=args.projects,
     )
 
 

@@ -92,9 +92,9 @@ class HttpTarget:
     def connect(self) -> http.client.HTTPConnection:
         return http.client.HTTPConnection(self.host, self.port, timeout=30)
 
-    def call(self, conn, method: str, path: str, body=None, expect=(200,)):
+    def call(self, conn, method: str, path: str, body=None, expect=(200,), headers=None):
         data = json.dumps(body).encode() if body is not None else None
-        headers = dict(self.headers)
+        headers = {**self.headers, **(headers or {})}
         if data is not None:
             headers["Content-Type"] = "application/json"
         conn.request(method, path, body=data, headers=headers)
@@ -110,16 +110,22 @@ class PoolingTarget(HttpTarget):
 
     name = "pooling"
 
-    def __init__(self, base_url: str, compute_percent: int = 25, memory_mb: int = 1024):
+    def __init__(
+        self, base_url: str, compute_percent: int = 25, memory_mb: int = 1024, projects: int = 1
+    ):
         super().__init__(
             base_url,
             {"OpenStack-API-Version": "accelerator-pool 1.0"},
         )
         self.shape = {"compute_percent": compute_percent, "memory_mb": memory_mb}
+        self.projects = max(1, projects)
 
     def claim(self, conn, client: int, seq: int) -> str:
         body = dict(self.shape, name=f"bench-{client}-{seq}")
-        return self.call(conn, "POST", "/v1/vgpus", body, expect=(201,))["uuid"]
+        # NOTE: noauth takes the project from X-Project-Id (roles stay admin,
+        # so the release needs no project of its own).
+        project = {"X-Project-Id": f"bench-project-{client % self.projects}"}
+        return self.call(conn, "POST", "/v1/vgpus", body, expect=(201,), headers=project)["uuid"]
 
     def release(self, conn, token: str) -> None:
         self.call(conn, "DELETE", "/v1/vgpus/" + token, expect=(202, 204))
@@ -132,7 +138,13 @@ class PlacementTarget(HttpTarget):
     MICROVERSION = "1.39"
 
     def __init__(
-        self, base_url: str, providers: list[str], resources: dict, project_id: str, user_id: str
+        self,
+        base_url: str,
+        providers: list[str],
+        resources: dict,
+        project_id: str,
+        user_id: str,
+        projects: int = 1,
     ) -> None:
         super().__init__(
             base_url,
@@ -144,6 +156,7 @@ class PlacementTarget(HttpTarget):
         self.providers = providers
         self.resources = resources
         self.project_id, self.user_id = project_id, user_id
+        self.projects = max(1, projects)
 
     def claim(self, conn, client: int, seq: int) -> str:
         consumer = str(uuid.uuid4())
@@ -152,7 +165,7 @@ class PlacementTarget(HttpTarget):
         rp = self.providers[(client + seq) % len(self.providers)]
         body = {
             "allocations": {rp: {"resources": self.resources}},
-            "project_id": self.project_id,
+            "project_id": f"{self.project_id}-{client % self.projects}",
             "user_id": self.user_id,
             "consumer_generation": None,
             "consumer_type": "INSTANCE",

@@ -4,7 +4,8 @@ The API must never answer 5xx, never send a response its own document does not
 describe (status, content type, body schema), whatever the input. Each bug the
 fuzzer found has a regression test below, marked ``xfail(strict=True)`` with
 its BUG number until it is fixed; the fuzz run tolerates exactly those known
-failures and fails on anything new.
+failures and fails on anything new. The bugs bench/api_load.py found under
+concurrency (BUG-4, BUG-6) are pinned here too.
 """
 
 import http.client
@@ -224,30 +225,53 @@ def test_bug5_non_utf8_input_gets_json_error(api_url, method, path, raw):
     _api_sig(status, parsed, ctype)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="BUG-4: concurrent claims on MariaDB hit DBDeadlock, answered 500 "
-    "(not strict: a run may be lucky)",
-)
-def test_bug4_concurrent_claims_never_500(api_url):
-    statuses, lock = [], threading.Lock()
+def _claim_release_race(api_url, threads=8, rounds=12):
+    """Clients that claim a small vGPU and release it at once; every claim's answer."""
+    answers, lock = [], threading.Lock()
 
     def worker(n):
-        for i in range(12):
+        for i in range(rounds):
             status, parsed, _, _ = _call(
                 api_url,
                 "POST",
                 "/v1/vgpus",
-                {"name": f"race-{n}-{i}", "compute_percent": 5, "memory_mb": 64},
+                {"name": f"race-{n}-{i}", "compute_percent": 2, "memory_mb": 64},
             )
             with lock:
-                statuses.append(status)
+                answers.append((status, parsed))
             if status == 201:
                 _call(api_url, "DELETE", "/v1/vgpus/" + parsed["uuid"])
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
-    for t in threads:
+    workers = [threading.Thread(target=worker, args=(n,)) for n in range(threads)]
+    for t in workers:
         t.start()
-    for t in threads:
+    for t in workers:
         t.join()
-    assert not [s for s in statuses if s >= 500], statuses
+    return answers
+
+
+@pytest.fixture(scope="module")
+def race(api_url):
+    return _claim_release_race(api_url)
+
+
+# NOTE: BUG-4 and BUG-6 were found by bench/api_load.py; they depend on timing,
+# so their xfail is not strict (a lucky run passes).
+@pytest.mark.xfail(
+    strict=False,
+    reason="BUG-4: concurrent claim and release on MariaDB deadlock (quota row and device rows "
+    "locked in opposite orders, no retry_on_deadlock): 500",
+)
+def test_bug4_concurrent_claims_never_500(race):
+    assert not [a for a in race if a[0] >= 500], race
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="BUG-6: with capacity to spare, concurrent claims get 409 'the pool changed under 5 "
+    "attempts in a row' (stale per-worker model, every worker races for the same device)",
+)
+def test_bug6_no_false_no_capacity_under_concurrency(race):
+    # 4 cards at 2 % each: 200 slots for at most 8 vGPUs held at a time (plus releases).
+    false_409 = [a for a in race if a[0] == 409 and "pool changed" in json.dumps(a[1])]
+    assert not false_409, false_409[:3]

@@ -100,12 +100,14 @@ def test_pooling_target_body(monkeypatch):
     target = core.PoolingTarget("http://127.0.0.1:6388", compute_percent=25, memory_mb=512)
     sent = []
 
-    def call(conn, method, path, body=None, expect=()):
+    def call(conn, method, path, body=None, expect=(), headers=None):
         sent.append((method, path, body, expect))
+        target.last_headers = headers
         return {"uuid": "u1"}
 
     monkeypatch.setattr(target, "call", call)
     assert target.claim(None, 3, 4) == "u1"
+    assert target.last_headers == {"X-Project-Id": "bench-project-0"}
     target.release(None, "u1")
     assert sent[0] == (
         "POST",
