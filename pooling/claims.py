@@ -8,6 +8,7 @@ A NoValidHost on a model older than this claim is retried once on a fresh model,
 so capacity freed elsewhere is never refused.
 """
 
+import random
 import threading
 import time
 
@@ -33,13 +34,17 @@ def load_model(context) -> 'scheduler.PoolModel':
                        cpu_milli=host['cpu_milli'], ram_mb=host['ram_mb'],
                        up=host['state'] == 'up')
     for dev in device_obj.list_devices(context):
-        model.upsert_device(dev['uuid'], dev['host'], dev['vendor'], dev['model'],
-                            compute_total=dev['compute_total'], memory_mb=dev['memory_mb'],
-                            compute_used=dev['compute_used'], memory_used=dev['memory_used'],
-                            healthy=dev['health'] == 'healthy',
-                            isolation=frozenset(dev['isolation']),
-                            generation=dev['generation'])
+        _upsert(model, dev)
     return model
+
+
+def _upsert(model, dev: dict) -> None:
+    model.upsert_device(dev['uuid'], dev['host'], dev['vendor'], dev['model'],
+                        compute_total=dev['compute_total'], memory_mb=dev['memory_mb'],
+                        compute_used=dev['compute_used'], memory_used=dev['memory_used'],
+                        healthy=dev['health'] == 'healthy',
+                        isolation=frozenset(dev['isolation']),
+                        generation=dev['generation'])
 
 
 def to_request(spec: dict) -> 'scheduler.Request':
@@ -86,6 +91,12 @@ class ClaimService:
                 (scheduler.Request(compute_milli=c, memory_mb=m, count=n), weight)
                 for (c, m, n), weight in counts.items()])
 
+    def _refresh_device(self, context, uuid):
+        try:
+            _upsert(self._model, device_obj.get_device(context, uuid))
+        except exception.NotFound:
+            self._model.remove_device(uuid)
+
     def invalidate(self):
         """Force a reload before the next decision (tests, admin actions)."""
         self._loaded_at = 0.0
@@ -112,9 +123,14 @@ class ClaimService:
                     raise exception.NoCapacity(reason=str(err)) from None
                 try:
                     vgpu = vgpu_obj.create_claimed(context, spec, placement)
-                except exception.GenerationConflict:
-                    LOG.debug('Lost a claim race; reloading the pool model')
-                    self._reload(context)
+                except exception.GenerationConflict as err:
+                    # NOTE: another worker changed this device since our model
+                    # last saw it. Refresh just that device and decide again;
+                    # a full reload per lost race would make workers that
+                    # favour the same card starve each other (BUG-6).
+                    LOG.debug('Lost a claim race on %s; deciding again', err.kwargs['uuid'])
+                    self._refresh_device(context, err.kwargs['uuid'])
+                    time.sleep(random.uniform(0, 0.002))
                     continue
                 self._model.apply(placement)
                 self._model.observe(request)

@@ -1,8 +1,9 @@
 """Build the WSGI application: pecan plus our middleware, composed in code.
 
 Order, outermost first (a request goes down this list, a response up):
-request id → HTTP proxy headers → auth (keystonemiddleware or noauth; version
-documents skip it) → context → microversion → pecan → controllers.root.
+request id → HTTP proxy headers → request sanity (JSON only, UTF-8) → auth
+(keystonemiddleware or noauth; version documents skip it) → context →
+microversion → pecan → controllers.root.
 """
 
 import dataclasses
@@ -44,6 +45,7 @@ def build(conf, transport=None, services=None):
 
         authed = auth_token.AuthProtocol(app, {'oslo_config_config': conf})
     app = middleware.PublicPaths(app, authed, root.PUBLIC)
+    app = middleware.RequestSanity(app)
     app = http_proxy_to_wsgi.HTTPProxyToWSGI(app, conf)
     app = request_id.RequestId(app)
     return app

@@ -8,14 +8,16 @@ skipped and the agent goes on with the others.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from collections.abc import Sequence
 from importlib import metadata
+import logging
 from typing import Any
 
 from stevedore import named
 
-from pooling_drivers.accelerators import base, errors
+from pooling_drivers.accelerators import base
+from pooling_drivers.accelerators import errors
 from pooling_drivers.accelerators.errors import UnknownDriverError
 from pooling_drivers.accelerators.types import as_dict
 

@@ -11,10 +11,11 @@ release after an agent restart still knows which partition to destroy.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from collections.abc import Sequence
 import json
 import logging
 import os
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 from stevedore import driver as stevedore_driver

@@ -13,7 +13,7 @@ OPTS = [
                       'from the DB before deciding. Claims stay safe without it (every claim '
                       'is a compare-and-swap on device generations); it only keeps workers '
                       'from refusing capacity another worker has freed.'),
-    cfg.IntOpt('claim_retries', default=5, min=1,
+    cfg.IntOpt('claim_retries', default=10, min=1,
                help='Times a claim re-decides after losing a generation race.'),
 ]
 

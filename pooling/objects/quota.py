@@ -67,6 +67,11 @@ def consume(session, project_id: str, vgpus: int, memory_mb: int, compute_milli:
         setattr(usage, resource, getattr(usage, resource) + amount)
 
 
+def lock_usage(session, project_id: str) -> None:
+    """Lock the project's usage row (a release takes it before any device row)."""
+    _usage_row(session, project_id, lock=True)
+
+
 def give_back(session, project_id: str, vgpus: int, memory_mb: int, compute_milli: int):
     session.execute(
         sa.update(models.QuotaUsage).where(models.QuotaUsage.project_id == project_id)

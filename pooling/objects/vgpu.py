@@ -8,6 +8,7 @@ two claims can never take the same capacity whatever the number of API workers.
 
 import datetime
 
+from oslo_db import api as oslo_db_api
 from oslo_utils import timeutils
 from oslo_utils import uuidutils
 import sqlalchemy as sa
@@ -89,6 +90,11 @@ def get_vgpu(context, uuid: str, project_id=None) -> dict:
     return _to_dict(row, _slices(context.session, [row.id]).get(row.id, []))
 
 
+# NOTE: InnoDB may pick a claim or a release as a deadlock victim (the first
+# claims of a project both insert its usage row); the whole transaction is
+# retried, which is safe because it either committed entirely or not at all.
+@oslo_db_api.wrap_db_retry(max_retries=5, retry_on_deadlock=True, retry_interval=0.05,
+                           inc_retry_interval=True)
 @db_api.writer
 def create_claimed(context, spec: dict, placement) -> dict:
     """Insert a SCHEDULED vGPU holding ``placement``'s slices, atomically.
@@ -102,8 +108,9 @@ def create_claimed(context, spec: dict, placement) -> dict:
     count = spec.get('count', 1)
     quota_obj.consume(session, spec['project_id'], 1, spec['memory_mb'] * count,
                       spec['compute_milli'] * count)
-    device_ids = []
-    for assignment in placement.slices:
+    device_ids = {}
+    # Lock order everywhere: quota usage row, then devices by uuid.
+    for assignment in sorted(placement.slices, key=lambda a: a.device_uuid):
         d = models.Device
         result = session.execute(
             sa.update(d).where(d.uuid == assignment.device_uuid,
@@ -117,7 +124,8 @@ def create_claimed(context, spec: dict, placement) -> dict:
             .execution_options(synchronize_session=False))
         if result.rowcount != 1:
             raise exception.GenerationConflict(uuid=assignment.device_uuid)
-        device_ids.append(session.scalar(sa.select(d.id).where(d.uuid == assignment.device_uuid)))
+        device_ids[assignment.device_uuid] = session.scalar(
+            sa.select(d.id).where(d.uuid == assignment.device_uuid))
     consumer = spec.get('consumer') or {}
     row = models.VGPU(
         uuid=spec.get('uuid') or uuidutils.generate_uuid(), name=spec.get('name') or '',
@@ -129,8 +137,9 @@ def create_claimed(context, spec: dict, placement) -> dict:
         consumer_id=consumer.get('id'), holds_capacity=True)
     session.add(row)
     session.flush()
-    for idx, (assignment, device_id) in enumerate(zip(placement.slices, device_ids)):
-        session.add(models.Slice(vgpu_id=row.id, idx=idx, device_id=device_id,
+    for idx, assignment in enumerate(placement.slices):
+        session.add(models.Slice(vgpu_id=row.id, idx=idx,
+                                 device_id=device_ids[assignment.device_uuid],
                                  compute_milli=assignment.compute_milli,
                                  memory_mb=assignment.memory_mb))
     session.flush()
@@ -161,6 +170,8 @@ def request_delete(context, uuid: str, project_id=None) -> dict:
     return _to_dict(row, _slices(context.session, [row.id]).get(row.id, []))
 
 
+@oslo_db_api.wrap_db_retry(max_retries=5, retry_on_deadlock=True, retry_interval=0.05,
+                           inc_retry_interval=True)
 @db_api.writer
 def free_capacity(context, uuid: str, final_state: str, reason: str = '') -> bool:
     """Give back the vGPU's device capacity and quota, once, and set ``final_state``.
@@ -174,7 +185,13 @@ def free_capacity(context, uuid: str, final_state: str, reason: str = '') -> boo
         return False
     freed = row.holds_capacity
     if freed:
-        for s in session.scalars(sa.select(models.Slice).where(models.Slice.vgpu_id == row.id)):
+        # Same lock order as a claim: quota usage row, then devices by uuid (BUG-4).
+        quota_obj.lock_usage(session, row.project_id)
+        slices = session.execute(
+            sa.select(models.Slice, models.Device.uuid)
+            .join(models.Device, models.Device.id == models.Slice.device_id)
+            .where(models.Slice.vgpu_id == row.id).order_by(models.Device.uuid)).all()
+        for s, _device_uuid in slices:
             d = models.Device
             session.execute(
                 sa.update(d).where(d.id == s.device_id)

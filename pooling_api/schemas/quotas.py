@@ -2,11 +2,13 @@
 
 
 LIMIT = {'type': 'integer', 'minimum': -1, 'maximum': 2 ** 31 - 1}
+# Stored in milli-cards (×10) in a 32-bit column (BUG-3).
+COMPUTE_LIMIT = {'type': 'integer', 'minimum': -1, 'maximum': (2 ** 31 - 1) // 10}
 UPDATE = {
     'type': 'object', 'required': ['quota'],
     'properties': {'quota': {
         'type': 'object', 'minProperties': 1,
-        'properties': {'vgpus': LIMIT, 'memory_mb': LIMIT, 'compute_percent': LIMIT},
+        'properties': {'vgpus': LIMIT, 'memory_mb': LIMIT, 'compute_percent': COMPUTE_LIMIT},
         'additionalProperties': False}},
     'additionalProperties': False,
 }
