@@ -1,20 +1,36 @@
 """Client side of the conductor's RPC API (used by pooling-api and agents)."""
 
+from oslo_log import log as logging
+
 from pooling import rpc
+
+LOG = logging.getLogger(__name__)
 
 
 class ConductorAPI:
-    """Casts (fire and forget): the conductor persists and drives state itself."""
+    """Casts (fire and forget): the conductor persists and drives state itself.
+
+    A cast that cannot be sent is logged, not raised: the claim or delete it
+    follows is already committed, and the conductor's reconciler picks up
+    vGPUs that wait in SCHEDULED or RELEASING (``[conductor] stuck_after``).
+    """
 
     def __init__(self, conf, transport=None):
         self._transport = transport or rpc.get_transport(conf)
         self._client = rpc.get_client(self._transport, rpc.CONDUCTOR_TOPIC)
 
+    def _cast_or_log(self, context, method: str, uuid: str) -> None:
+        try:
+            self._client.cast(context, method, uuid=uuid)
+        except Exception as err:
+            LOG.warning('Could not ask the conductor to %s %s (%s); its reconciler will',
+                        method, uuid, err)
+
     def prepare_vgpu(self, context, uuid: str) -> None:
-        self._client.cast(context, 'prepare_vgpu', uuid=uuid)
+        self._cast_or_log(context, 'prepare_vgpu', uuid)
 
     def release_vgpu(self, context, uuid: str) -> None:
-        self._client.cast(context, 'release_vgpu', uuid=uuid)
+        self._cast_or_log(context, 'release_vgpu', uuid)
 
     def report(self, context, host: dict, devices: list) -> None:
         self._client.cast(context, 'report', host=host, devices=devices)

@@ -72,9 +72,15 @@ def delete_pool(context, ident: str) -> None:
 
 def ensure_pool_id(session, name: str) -> int:
     """The id of pool ``name``, created on first use (agents name their pool)."""
-    row = session.scalars(sa.select(models.Pool).where(models.Pool.name == name)).first()
-    if row is None:
-        row = models.Pool(uuid=uuidutils.generate_uuid(), name=name, description='')
-        session.add(row)
-        session.flush()
-    return row.id
+    query = sa.select(models.Pool.id).where(models.Pool.name == name)
+    pool_id = session.scalar(query)
+    if pool_id is None:
+        try:
+            # Two agents may name a new pool at once: the loser reads the winner's.
+            with session.begin_nested():
+                session.add(models.Pool(uuid=uuidutils.generate_uuid(), name=name,
+                                        description=''))
+        except db_exc.DBDuplicateEntry:
+            pass
+        pool_id = session.scalar(query)
+    return pool_id
