@@ -176,15 +176,26 @@ def run(args) -> list[dict]:
                 core.run_level(target, max(args.levels), args.warmup, args.max_cycles)
             for level in args.levels:
                 print(f"{target.name}: {level} client(s) for {args.duration:.0f} s", flush=True)
+                before = services.cpu_sample(procs)
                 result = core.run_level(
                     target, level, args.duration, args.max_cycles, progress=_progress
                 )
                 summary = result.summary()
+                summary["cpu_ms_per_claim"] = _cpu_per_claim(
+                    before, services.cpu_sample(procs), result.claims, target.name
+                )
                 summaries.append(summary)
                 print("  => " + _line(summary), flush=True)
     finally:
         procs.stop()
     return summaries
+
+
+def _cpu_per_claim(before: dict, after: dict, claims: int, service: str) -> dict:
+    """CPU milliseconds each part spent per successful claim (with its release)."""
+    own = {"pooling": ("pooling-api", "conductor", "agents"), "placement": ("placement",)}
+    keys = [k for k in own.get(service, ()) if k in after] + ["mariadb", "client"]
+    return {k: round((after[k] - before.get(k, 0.0)) * 1000.0 / max(claims, 1), 2) for k in keys}
 
 
 def _line(s: dict) -> str:
@@ -193,6 +204,12 @@ def _line(s: dict) -> str:
         f"claim p50 {s['claim_p50_ms']:6.1f} ms p99 {s['claim_p99_ms']:6.1f} ms  "
         f"release p50 {s['release_p50_ms']:6.1f} ms  errors {s['errors']} "
         f"(5xx {s['server_errors']}) {s.get('error_statuses') or ''}"
+        + (
+            "\n      cpu ms/claim: "
+            + ", ".join(f"{k} {v}" for k, v in s["cpu_ms_per_claim"].items())
+            if s.get("cpu_ms_per_claim")
+            else ""
+        )
     )
 
 

@@ -85,6 +85,18 @@ class Processes:
             with contextlib.suppress(Exception):
                 self.cleanups.pop()()
 
+    def groups(self) -> dict[int, str]:
+        """Process group id -> what it is (pooling-api, conductor, agents, placement)."""
+        out = {}
+        for proc in self.procs:
+            name = proc.bench_name
+            if name.startswith("bench-"):
+                name = "agents"
+            elif name == "pooling-conductor":
+                name = "conductor"
+            out[proc.pid] = name
+        return out
+
     def check_alive(self) -> None:
         for proc in self.procs:
             if proc.poll() is not None:
@@ -337,3 +349,37 @@ def pooling_stack(work: Path, db_name: str | None = None, **kwargs):
                 cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
         finally:
             conn.close()
+
+
+_DB_NAMES = ("mariadbd", "mysqld")
+
+
+def cpu_sample(procs: Processes) -> dict[str, float]:
+    """CPU seconds used so far by each of our services, MariaDB and this client.
+
+    Read from /proc (user + system time of every process in each group); the
+    MariaDB server is shared, so its figure includes whatever else it served.
+    """
+    groups = procs.groups()
+    clk = os.sysconf("SC_CLK_TCK")
+    totals = {name: 0.0 for name in set(groups.values())}
+    totals["mariadb"] = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        # After the command: state, ppid, pgrp, ... utime (11), stime (12).
+        name = groups.get(int(fields[2]))
+        if name is None and comm in _DB_NAMES:
+            name = "mariadb"
+        if name is not None:
+            totals[name] += (int(fields[11]) + int(fields[12])) / clk
+    mine = os.times()
+    totals["client"] = mine.user + mine.system
+    return totals

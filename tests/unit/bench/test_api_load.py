@@ -163,3 +163,20 @@ def test_plot_writes_a_png(tmp_path):
     path = api_load_plot.plot(rows, tmp_path / "x.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     json.dumps(rows)
+
+
+def test_cpu_per_claim_keeps_the_service_parts(tmp_path):
+    from bench import api_load_services as services
+
+    before = {"pooling-api": 1.0, "conductor": 0.5, "agents": 0.1, "mariadb": 2.0, "client": 0}
+    after = {"pooling-api": 2.0, "conductor": 1.0, "agents": 0.2, "mariadb": 2.5, "client": 0.1}
+    per = api_load._cpu_per_claim(before, after, 100, "pooling")
+    assert per == {
+        "pooling-api": 10.0,
+        "conductor": 5.0,
+        "agents": 1.0,
+        "mariadb": 5.0,
+        "client": 1.0,
+    }
+    sample = services.cpu_sample(services.Processes(tmp_path))
+    assert {"mariadb", "client"} <= set(sample) and sample["client"] > 0
