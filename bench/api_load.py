@@ -118,7 +118,7 @@ def _pooling_target(args, procs: services.Processes):
     if args.pooling_url:
         url = args.pooling_url
     else:
-        db_url = services.fresh_database("bench_pooling", **_db_kwargs(args))
+        db_url = services.fresh_database("bench_pooling", procs=procs, **_db_kwargs(args))
         port = services.start_pooling(
             procs, args.out / "pooling", db_url, args.workers, args.devices
         )
@@ -131,7 +131,7 @@ def _placement_target(args, procs: services.Processes):
         url = args.placement_url
         port = int(url.rsplit(":", 1)[1].split("/")[0])
     else:
-        db_url = services.fresh_database("bench_placement", **_db_kwargs(args))
+        db_url = services.fresh_database("bench_placement", procs=procs, **_db_kwargs(args))
         port = services.start_placement(
             procs, args.placement_venv, args.out / "placement", db_url, args.workers
         )
@@ -173,7 +173,9 @@ def run(args) -> list[dict]:
         for target in targets:
             if args.warmup > 0:
                 print(f"warming up {target.name} ({args.warmup:.0f} s)", flush=True)
-                core.run_level(target, max(args.levels), args.warmup, args.max_cycles)
+                warm = core.run_level(target, max(args.levels), args.warmup, args.max_cycles)
+                if warm.errors:
+                    print(f"  warm-up errors: {warm.error_statuses} {warm.first_error}", flush=True)
             for level in args.levels:
                 print(f"{target.name}: {level} client(s) for {args.duration:.0f} s", flush=True)
                 before = services.cpu_sample(procs)

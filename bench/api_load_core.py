@@ -18,7 +18,7 @@ class CallFailed(Exception):
     """A claim or release answered with an unexpected status."""
 
     def __init__(self, status: int, body: str) -> None:
-        super().__init__(f"HTTP {status}: {body[:200]}")
+        super().__init__(f"HTTP {status}: {body[:600]}")
         self.status = status
 
 
@@ -198,7 +198,7 @@ def _client_loop(
                         status = exc.status if isinstance(exc, CallFailed) else "io"
                         key = f"{phase} {status}"
                         result.error_statuses[key] = result.error_statuses.get(key, 0) + 1
-                        result.error_samples.setdefault(key, str(exc)[:300])
+                        result.error_samples.setdefault(key, str(exc)[:600])
                         if isinstance(exc, CallFailed) and exc.status >= 500:
                             result.server_errors += 1
                         result.first_error = result.first_error or f"{phase}: {exc}"

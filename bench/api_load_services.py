@@ -29,17 +29,36 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def fresh_database(
-    name: str, host: str = "127.0.0.1", port: int = 3306, user: str = "root", password: str = ""
-) -> str:
-    """Drop and create database ``name``; return its SQLAlchemy URL."""
+def _admin(statement: str, host: str, port: int, user: str, password: str) -> None:
     conn = pymysql.connect(host=host, port=port, user=user, password=password)
     try:
         with conn.cursor() as cur:
-            cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
-            cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+            cur.execute(statement)
     finally:
         conn.close()
+
+
+def fresh_database(
+    name: str,
+    host: str = "127.0.0.1",
+    port: int = 3306,
+    user: str = "root",
+    password: str = "",
+    procs: "Processes | None" = None,
+) -> str:
+    """Create database ``name`` anew; return its SQLAlchemy URL.
+
+    With ``procs``, the name gets a random suffix (several people share the
+    MariaDB server, and may run this at the same time) and the database is
+    dropped when ``procs`` stops.
+    """
+    if procs is not None:
+        name = f"{name}_{uuid.uuid4().hex[:8]}"
+        procs.cleanups.append(
+            lambda: _admin(f"DROP DATABASE IF EXISTS `{name}`", host, port, user, password)
+        )
+    _admin(f"DROP DATABASE IF EXISTS `{name}`", host, port, user, password)
+    _admin(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4", host, port, user, password)
     auth = user + (":" + password if password else "")
     return f"mysql+pymysql://{auth}@{host}:{port}/{name}?charset=utf8mb4"
 
