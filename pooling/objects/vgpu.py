@@ -111,21 +111,7 @@ def create_claimed(context, spec: dict, placement) -> dict:
     device_ids = {}
     # Lock order everywhere: quota usage row, then devices by uuid.
     for assignment in sorted(placement.slices, key=lambda a: a.device_uuid):
-        d = models.Device
-        result = session.execute(
-            sa.update(d).where(d.uuid == assignment.device_uuid,
-                               d.generation == assignment.generation,
-                               d.health == 'healthy',
-                               d.compute_used + assignment.compute_milli <= d.compute_total,
-                               d.memory_used + assignment.memory_mb <= d.memory_mb)
-            .values(compute_used=d.compute_used + assignment.compute_milli,
-                    memory_used=d.memory_used + assignment.memory_mb,
-                    generation=d.generation + 1)
-            .execution_options(synchronize_session=False))
-        if result.rowcount != 1:
-            raise exception.GenerationConflict(uuid=assignment.device_uuid)
-        device_ids[assignment.device_uuid] = session.scalar(
-            sa.select(d.id).where(d.uuid == assignment.device_uuid))
+        device_ids[assignment.device_uuid] = _take(session, assignment)
     consumer = spec.get('consumer') or {}
     row = models.VGPU(
         uuid=spec.get('uuid') or uuidutils.generate_uuid(), name=spec.get('name') or '',
@@ -144,6 +130,42 @@ def create_claimed(context, spec: dict, placement) -> dict:
                                  memory_mb=assignment.memory_mb))
     session.flush()
     return _to_dict(row, _slices(session, [row.id]).get(row.id, []))
+
+
+def _take(session, assignment) -> int:
+    """Take one slice's capacity from its device; returns the device id.
+
+    The UPDATE is a compare-and-swap on the device generation, with a capacity
+    guard besides. When the decision was made on an older generation (another
+    API worker claimed on that device since), the row is read under lock and
+    the slice is taken anyway if it still fits, swapping against the fresh
+    generation: the decision stays valid, and workers whose policies favour
+    the same card would otherwise refuse each other's claims (BUG-6).
+
+    :raises GenerationConflict: the slice no longer fits on the device.
+    """
+    d = models.Device
+    generation = assignment.generation
+    for _ in range(2):
+        result = session.execute(
+            sa.update(d).where(d.uuid == assignment.device_uuid,
+                               d.generation == generation,
+                               d.health == 'healthy',
+                               d.compute_used + assignment.compute_milli <= d.compute_total,
+                               d.memory_used + assignment.memory_mb <= d.memory_mb)
+            .values(compute_used=d.compute_used + assignment.compute_milli,
+                    memory_used=d.memory_used + assignment.memory_mb,
+                    generation=d.generation + 1)
+            .execution_options(synchronize_session=False))
+        if result.rowcount == 1:
+            return session.scalar(sa.select(d.id).where(d.uuid == assignment.device_uuid))
+        current = session.execute(
+            sa.select(d.generation).where(d.uuid == assignment.device_uuid)
+            .with_for_update()).scalar()
+        if current is None or current == generation:
+            break  # gone, unhealthy or full at the generation we hold: it does not fit
+        generation = current
+    raise exception.GenerationConflict(uuid=assignment.device_uuid)
 
 
 @db_api.writer

@@ -48,14 +48,16 @@ def test_claim_is_compare_and_swap_on_generation(db):
          'driver_version': '1', 'healthy': True, 'isolation': ['none']}])
     first = vgpu_obj.create_claimed(ctx, _spec(), _placement('dev-1', 0))
     assert first['state'] == 'SCHEDULED'
-    # A second decision made on the same (now stale) generation loses.
-    with pytest.raises(exception.GenerationConflict):
-        vgpu_obj.create_claimed(ctx, _spec(), _placement('dev-1', 0))
-    # Deciding on the fresh generation works while capacity lasts...
-    vgpu_obj.create_claimed(ctx, _spec(), _placement('dev-1', 1))
-    # ...and the capacity guard refuses more even with the right generation.
-    with pytest.raises(exception.GenerationConflict):
-        vgpu_obj.create_claimed(ctx, _spec(), _placement('dev-1', 2))
+    # A decision made on a stale generation is re-checked under the row lock:
+    # it still fits, so it is taken and the generation moves on.
+    vgpu_obj.create_claimed(ctx, _spec(), _placement('dev-1', 0))
+    from pooling.objects import device as device_obj
+
+    assert device_obj.get_device(ctx, 'dev-1')['generation'] == 2
+    # The device is full now: neither a stale nor the current generation gets more.
+    for generation in (0, 2):
+        with pytest.raises(exception.GenerationConflict):
+            vgpu_obj.create_claimed(ctx, _spec(), _placement('dev-1', generation))
     assert len(vgpu_obj.list_vgpus(ctx)) == 2
     assert quota_obj.get_quota(ctx, 'p1')['usage'] == {
         'vgpus': 2, 'memory_mb': 2000, 'compute_milli': 1000}
