@@ -4,9 +4,15 @@ The API answers every failure with an API-SIG error body; the CLI prints its
 ``detail`` and nothing else, so the message of these exceptions is that line.
 """
 
+from osc_lib import exceptions as osc_exceptions
+
 
 class ClientError(Exception):
     """Base of every error raised by poolingclient."""
+
+
+class CommandError(osc_exceptions.CommandError, ClientError):
+    """The command line was used wrongly; nothing was sent to the service."""
 
 
 class ApiError(ClientError):

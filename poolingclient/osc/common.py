@@ -6,7 +6,6 @@ the other openstackclient output habits work the same for all of them.
 
 import logging
 
-from osc_lib import exceptions as osc_exceptions
 from osc_lib.cli import format_columns
 
 from poolingclient import exceptions
@@ -65,4 +64,4 @@ def delete_all(names: list[str], delete, kind: str) -> None:
             failures += 1
             LOG.error("Failed to delete %s '%s': %s", kind, name, exc)
     if failures:
-        raise osc_exceptions.CommandError(f"Failed to delete {failures} of {len(names)} {kind}s.")
+        raise exceptions.CommandError(f"Failed to delete {failures} of {len(names)} {kind}s.")

@@ -7,7 +7,6 @@ and ``--wait`` follows it to ACTIVE.
 
 import time
 
-from osc_lib import exceptions as osc_exceptions
 from osc_lib.cli import parseractions
 from osc_lib.command import command
 
@@ -52,11 +51,11 @@ def _wait(client, uuid: str, done: set, timeout: float = WAIT_TIMEOUT) -> dict |
         if vgpu.get("state") in done:
             return vgpu
         if vgpu.get("state") == "ERROR":
-            raise osc_exceptions.CommandError(
+            raise exceptions.CommandError(
                 f"vGPU {uuid} went to ERROR: {vgpu.get('state_reason') or 'no reason given'}"
             )
         if time.monotonic() >= deadline:
-            raise osc_exceptions.CommandError(
+            raise exceptions.CommandError(
                 f"vGPU {uuid} is still {vgpu.get('state')} after {timeout} s"
             )
         time.sleep(WAIT_INTERVAL)
@@ -119,13 +118,13 @@ class CreateVgpu(command.ShowOne):
         args = parsed_args
         shape = args.compute is not None or args.memory is not None or args.count is not None
         if args.profile and shape:
-            raise osc_exceptions.CommandError(
+            raise exceptions.CommandError(
                 "Give either --profile or --compute/--memory/--count, not both"
             )
         if not args.profile and (args.compute is None or args.memory is None):
-            raise osc_exceptions.CommandError("Give --profile, or both --compute and --memory")
+            raise exceptions.CommandError("Give --profile, or both --compute and --memory")
         if args.consumer and len(args.consumer) > 1:
-            raise osc_exceptions.CommandError("Give --consumer once")
+            raise exceptions.CommandError("Give --consumer once")
         client = common.client(self)
         vgpu = client.create_vgpu(
             name=args.name,
