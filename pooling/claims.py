@@ -101,39 +101,63 @@ class ClaimService:
         """Force a reload before the next decision (tests, admin actions)."""
         self._loaded_at = 0.0
 
+    def _decide(self, context, request, started):
+        """Pick a placement and reserve it in the model (under the lock).
+
+        Returns (model, placement); the model is returned so that a failed
+        commit un-reserves in the model it reserved in, even after a reload.
+        """
+        interval = self.conf.scheduler.model_refresh_interval
+        with self._lock:
+            if self._model is None or time.monotonic() - self._loaded_at > interval:
+                self._reload(context)
+            try:
+                placement = self._scheduler.select(request)
+            except scheduler.NoValidHost as err:
+                if self._loaded_at >= started:
+                    raise exception.NoCapacity(reason=str(err)) from None
+                self._reload(context)
+                try:
+                    placement = self._scheduler.select(request)
+                except scheduler.NoValidHost as err:
+                    raise exception.NoCapacity(reason=str(err)) from None
+            self._model.apply(placement)
+            self._model.observe(request)
+            return self._model, placement
+
+    def _unreserve(self, model, placement, context=None, contested=None):
+        with self._lock:
+            if model is self._model:
+                model.release(placement)
+                if contested:
+                    self._refresh_device(context, contested)
+
     def claim(self, context, spec: dict) -> dict:
         """Claim capacity for ``spec`` and return the SCHEDULED vGPU.
+
+        The decision (and a reservation in the model) is made under the
+        worker's lock; the transaction runs outside it, so one worker commits
+        many claims at once (reserve / unreserve, as in the Kubernetes
+        scheduling framework). The database stays the arbiter.
 
         :raises NoCapacity: nothing fits (409), with the scheduler's reason.
         :raises QuotaExceeded: the project's quota forbids it (409).
         """
         request = to_request(spec)
-        interval = self.conf.scheduler.model_refresh_interval
-        with self._lock:
-            started = time.monotonic()
-            if self._model is None or time.monotonic() - self._loaded_at > interval:
-                self._reload(context)
-            for _attempt in range(self.conf.scheduler.claim_retries):
-                try:
-                    placement = self._scheduler.select(request)
-                except scheduler.NoValidHost as err:
-                    if self._loaded_at < started:
-                        self._reload(context)
-                        continue
-                    raise exception.NoCapacity(reason=str(err)) from None
-                try:
-                    vgpu = vgpu_obj.create_claimed(context, spec, placement)
-                except exception.GenerationConflict as err:
-                    # NOTE: another worker changed this device since our model
-                    # last saw it. Refresh just that device and decide again;
-                    # a full reload per lost race would make workers that
-                    # favour the same card starve each other (BUG-6).
-                    LOG.debug('Lost a claim race on %s; deciding again', err.kwargs['uuid'])
-                    self._refresh_device(context, err.kwargs['uuid'])
-                    time.sleep(random.uniform(0, 0.002))
-                    continue
-                self._model.apply(placement)
-                self._model.observe(request)
-                return vgpu
+        started = time.monotonic()
+        for _attempt in range(self.conf.scheduler.claim_retries):
+            model, placement = self._decide(context, request, started)
+            try:
+                return vgpu_obj.create_claimed(context, spec, placement)
+            except exception.GenerationConflict as err:
+                # NOTE: the device no longer has room (another worker, or a
+                # stale model). Refresh just that device and decide again; a
+                # full reload per lost race makes workers starve (BUG-6).
+                LOG.debug('Lost a claim race on %s; deciding again', err.kwargs['uuid'])
+                self._unreserve(model, placement, context, err.kwargs['uuid'])
+                time.sleep(random.uniform(0, 0.002))
+            except BaseException:
+                self._unreserve(model, placement)
+                raise
         raise exception.NoCapacity(reason='the pool changed under %d attempts in a row; retry'
                                    % self.conf.scheduler.claim_retries)

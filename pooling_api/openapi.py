@@ -35,6 +35,10 @@ VERSION = {'type': 'object', 'required': ['id', 'status', 'min_version', 'max_ve
                           'max_version': {'type': 'string'},
                           'links': {'type': 'array', 'items': {'type': 'object'}}}}
 
+IDENT = {'type': 'string', 'minLength': 1, 'maxLength': 255}
+# Path parameters the service validates more strictly than IDENT.
+PATH_PARAMS = {'project_id': quotas.PROJECT_ID}
+
 # (path, method) → (query schema, body schema, success status, response schema)
 OPERATIONS = {
     ('/', 'GET'): (None, None, 200, {'type': 'object', 'required': ['versions'], 'properties': {
@@ -79,10 +83,10 @@ def _operation(path, method, query, body, status, response):
           'parameters': [], 'responses': {}}
     for name in [p.strip('{}') for p in path.split('/') if p.startswith('{')]:
         op['parameters'].append({'name': name, 'in': 'path', 'required': True,
-                                 'schema': {'type': 'string', 'minLength': 1,
-                                            'maxLength': 255}})
+                                 'schema': _strip(PATH_PARAMS.get(name, IDENT))})
+    required = set((query or {}).get('required') or ())
     for name, prop in ((query or {}).get('properties') or {}).items():
-        op['parameters'].append({'name': name, 'in': 'query', 'required': False,
+        op['parameters'].append({'name': name, 'in': 'query', 'required': name in required,
                                  'schema': _strip(prop)})
     if path not in root.PUBLIC:
         op['parameters'].append({'name': microversion.HEADER, 'in': 'header',

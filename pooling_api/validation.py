@@ -1,8 +1,22 @@
 """JSON Schema validation of request bodies and query strings, before any work."""
 
+import functools
+import json
+
 import jsonschema
 
 from pooling_api import method
+
+
+@functools.lru_cache(maxsize=256)
+def _validator(schema_json: str) -> jsonschema.Draft202012Validator:
+    # NOTE: building a validator costs more than validating; schemas are
+    # module constants, so each is built once per process.
+    return jsonschema.Draft202012Validator(json.loads(schema_json))
+
+
+def _validate(data, schema: dict) -> None:
+    _validator(json.dumps(schema, sort_keys=True)).validate(data)
 
 
 def _message(err: jsonschema.ValidationError, what: str) -> str:
@@ -16,7 +30,7 @@ def body(req, schema: dict) -> dict:
     """Parse and validate the JSON body against ``schema``; 400 on mismatch."""
     data = method.json_body(req)
     try:
-        jsonschema.Draft202012Validator(schema).validate(data)
+        _validate(data, schema)
     except jsonschema.ValidationError as err:
         raise method.HTTPError(400, 'pooling.invalid', _message(err, 'request body')) from None
     return data
@@ -32,7 +46,7 @@ def query(req, schema: dict) -> dict:
                                    'Invalid query: %r given more than once' % key)
         params[key] = values[0]
     try:
-        jsonschema.Draft202012Validator(schema).validate(params)
+        _validate(params, schema)
     except jsonschema.ValidationError as err:
         raise method.HTTPError(400, 'pooling.invalid', _message(err, 'query')) from None
     return params

@@ -132,7 +132,7 @@ class ConductorManager:
             V.free_capacity(self.ctx, uuid, V.ERROR, reason)
 
     def _release_slices(self, vgpu) -> bool:
-        down = {h['name'] for h in host_obj.list_hosts(self.ctx, state='down')}
+        down = host_obj.down_hosts(self.ctx)
         ok = True
         for slice_ in vgpu['slices']:
             if slice_['host'] in down:

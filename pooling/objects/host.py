@@ -52,6 +52,13 @@ def get_host(context, ident: str) -> dict:
     return _to_dict(*row)
 
 
+@db_api.reader
+def down_hosts(context) -> set[str]:
+    """Names of the hosts marked down (cheap: the conductor asks on every release)."""
+    return set(context.session.scalars(
+        sa.select(models.Host.name).where(models.Host.state == 'down')))
+
+
 @db_api.writer
 def report(context, name: str, pool: str, fabric: str | None, cpu_milli: int, ram_mb: int,
            devices: list[dict]) -> None:

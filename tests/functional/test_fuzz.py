@@ -159,9 +159,9 @@ def test_fuzz_existing_resources(api_url, existing, tmp_path):
 # BUG-3  PUT quota compute_percent 2147483646 overflows the column: 500 (717c41a)
 # BUG-4  concurrent claim + release on MariaDB: DBDeadlock, 500 (717c41a)
 # BUG-5  a body or query string that is not UTF-8: text/html 400 (717c41a)
-# BUG-7  openapi.yaml: GET /v1/slots says ?host= is optional; the service requires it (open)
+# BUG-7  openapi.yaml: GET /v1/slots says ?host= is optional; the service requires it (fixed)
 # BUG-8  openapi.yaml: {project_id} of /v1/quotas allows 255 of anything; the service takes
-#        1-64 of [A-Za-z0-9_-] (open)
+#        1-64 of [A-Za-z0-9_-] (fixed)
 # (BUG-7/8 are what st's positive_data_acceptance check reports: schema-valid requests
 # rejected. It also reports two rules no schema states: a vGPU or profile of several cards
 # needs compute_percent 100, and locality local/remote-required needs consumer.host.)
@@ -283,14 +283,10 @@ def _openapi_param(path, method, name):
     return next(p for p in params if p["name"] == name)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG-7: openapi.yaml drops the required ?host= of /v1/slots")
 def test_bug7_openapi_slots_host_is_required():
     assert _openapi_param("/v1/slots", "get", "host")["required"] is True
 
 
-@pytest.mark.xfail(
-    strict=True, reason="BUG-8: openapi.yaml's {project_id} is not what the service validates"
-)
 @pytest.mark.parametrize("method", ["get", "put", "delete"])
 def test_bug8_openapi_quota_project_id_matches_the_service(method):
     schema = _openapi_param("/v1/quotas/{project_id}", method, "project_id")["schema"]
