@@ -8,6 +8,7 @@ A NoValidHost on a model older than this claim is retried once on a fresh model,
 so capacity freed elsewhere is never refused.
 """
 
+import dataclasses
 import random
 import threading
 import time
@@ -27,15 +28,47 @@ LOG = logging.getLogger(__name__)
 
 @db_api.reader
 def load_model(context) -> 'scheduler.PoolModel':
-    """Build the scheduler's model of every host and device from the DB."""
+    """Build the scheduler's model of every host and device from the DB.
+
+    The model also gets ``partition_shapes``: card model → the shapes a hard
+    (MIG / vNPU) slice can take on it, for ``snap``.
+    """
     model = scheduler.PoolModel()
+    model.partition_shapes = {}
     for host in host_obj.list_hosts(context):
         model.add_host(host['name'], pool=host['pool'], fabric=host['fabric'],
                        cpu_milli=host['cpu_milli'], ram_mb=host['ram_mb'],
                        up=host['state'] == 'up')
     for dev in device_obj.list_devices(context):
         _upsert(model, dev)
+        model.partition_shapes.setdefault(dev['model'], set()).update(dev['partition_shapes'])
     return model
+
+
+def snap(request, partition_shapes: dict) -> list:
+    """The requests to try for ``request``: hard ones snapped to partition shapes.
+
+    A hard slice is a MIG GPU instance or a vNPU, which come in fixed shapes
+    per card model. For each allowed model that has a shape holding the
+    request, the smallest such shape is one candidate (restricted to the
+    models sharing it); candidates are tried smallest first. Anything else,
+    or a hard request nothing can hold, is tried as it is (the isolation
+    filter then says why it does not fit).
+    """
+    if request.isolation != 'hard' or request.count > 1:
+        return [request]
+    options: dict[tuple, set] = {}
+    for model_name, shapes in partition_shapes.items():
+        if request.models and model_name not in request.models:
+            continue
+        fits = [shape for shape in shapes
+                if shape[0] >= request.compute_milli and shape[1] >= request.memory_mb]
+        if fits:
+            options.setdefault(min(fits), set()).add(model_name)
+    snapped = [dataclasses.replace(request, compute_milli=compute, memory_mb=memory,
+                                   models=frozenset(names))
+               for (compute, memory), names in sorted(options.items())]
+    return snapped or [request]
 
 
 def _upsert(model, dev: dict) -> None:
@@ -112,18 +145,27 @@ class ClaimService:
             if self._model is None or time.monotonic() - self._loaded_at > interval:
                 self._reload(context)
             try:
-                placement = self._scheduler.select(request)
+                chosen, placement = self._select(request)
             except scheduler.NoValidHost as err:
                 if self._loaded_at >= started:
                     raise exception.NoCapacity(reason=str(err)) from None
                 self._reload(context)
                 try:
-                    placement = self._scheduler.select(request)
+                    chosen, placement = self._select(request)
                 except scheduler.NoValidHost as err:
                     raise exception.NoCapacity(reason=str(err)) from None
             self._model.apply(placement)
-            self._model.observe(request)
-            return self._model, placement
+            self._model.observe(chosen)
+            return self._model, chosen, placement
+
+    def _select(self, request):
+        first_error = None
+        for candidate in snap(request, self._model.partition_shapes):
+            try:
+                return candidate, self._scheduler.select(candidate)
+            except scheduler.NoValidHost as err:
+                first_error = first_error or err
+        raise first_error
 
     def _unreserve(self, model, placement, context=None, contested=None):
         with self._lock:
@@ -146,9 +188,12 @@ class ClaimService:
         request = to_request(spec)
         started = time.monotonic()
         for _attempt in range(self.conf.scheduler.claim_retries):
-            model, placement = self._decide(context, request, started)
+            model, chosen, placement = self._decide(context, request, started)
             try:
-                return vgpu_obj.create_claimed(context, spec, placement)
+                # A hard request holds the partition shape it was snapped to.
+                shaped = dict(spec, compute_milli=chosen.compute_milli,
+                              memory_mb=chosen.memory_mb)
+                return vgpu_obj.create_claimed(context, shaped, placement)
             except exception.GenerationConflict as err:
                 # NOTE: the device no longer has room (another worker, or a
                 # stale model). Refresh just that device and decide again; a

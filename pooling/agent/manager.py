@@ -12,7 +12,6 @@ import oslo_messaging as messaging
 from pooling import context as pooling_context
 from pooling.agent import driver_loader
 from pooling.agent import slices as slices_mod
-from pooling_drivers.accelerators import types as driver_types
 
 LOG = logging.getLogger(__name__)
 
@@ -43,13 +42,8 @@ class AgentManager:
         self._stop = threading.Event()
 
     def discover(self) -> list[dict]:
-        devices = []
-        for driver in self.drivers:
-            try:
-                devices.extend(driver_types.as_dict(driver.discover()))
-            except Exception as err:
-                LOG.error('Driver %s failed to discover devices: %s', driver.name, err)
-        return devices
+        """Every device with its hard-partition shapes (the scheduler snaps to them)."""
+        return driver_loader.device_report(self.drivers)
 
     def report_once(self) -> None:
         """Send the host's devices and health to the conductor (the heartbeat)."""

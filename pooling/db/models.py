@@ -66,6 +66,9 @@ class Device(Base):
     health: Mapped[str] = mapped_column(String(16), default='healthy')
     health_reason: Mapped[str] = mapped_column(String(255), default='')
     isolation: Mapped[str] = mapped_column(String(64), default='none')  # comma separated
+    # JSON list of [compute_milli, memory_mb] a hard partition of this card can
+    # have (MIG profiles, vNPU templates): hard requests are snapped to them.
+    partition_shapes: Mapped[str | None] = mapped_column(Text, nullable=True)
     compute_total: Mapped[int] = mapped_column(Integer, default=1000)
     compute_used: Mapped[int] = mapped_column(Integer, default=0)
     memory_used: Mapped[int] = mapped_column(Integer, default=0)

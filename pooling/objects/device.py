@@ -16,6 +16,7 @@ def to_dict(device, host_name, pool_name) -> dict:
             'driver_version': device.driver_version, 'health': device.health,
             'health_reason': device.health_reason,
             'isolation': [i for i in device.isolation.split(',') if i],
+            'partition_shapes': [tuple(x) for x in base.loads(device.partition_shapes, [])],
             'compute_total': device.compute_total, 'compute_used': device.compute_used,
             'memory_used': device.memory_used, 'generation': device.generation,
             **base.timestamps(device)}

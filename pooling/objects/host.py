@@ -94,6 +94,9 @@ def report(context, name: str, pool: str, fabric: str | None, cpu_milli: int, ra
             row.health, row.health_reason = health, info.get('health_reason', '')
             row.generation = (row.generation or 0) + 1
         row.isolation = ','.join(info.get('isolation') or ['none'])
+        shapes = sorted({(p['compute_milli'], p['memory_mb'])
+                         for p in info.get('partition_profiles') or ()})
+        row.partition_shapes = base.dumps(shapes) if shapes else None
     for row in existing.values():
         if row.health_reason != NOT_REPORTED:
             row.health, row.health_reason = 'unhealthy', NOT_REPORTED

@@ -7,7 +7,8 @@ from pooling_api import validation
 from pooling_api.policies import devices as policies
 from pooling_api.schemas import devices as schemas
 
-_INTERNAL = ('compute_total', 'compute_used', 'memory_used', 'generation')
+_INTERNAL = ('compute_total', 'compute_used', 'memory_used', 'generation',
+             'partition_shapes')
 
 
 def serialize(device: dict) -> dict:
@@ -17,6 +18,8 @@ def serialize(device: dict) -> dict:
                        'memory_mb': device['memory_mb']}
     out['used'] = {'compute_percent': device['compute_used'] / 10,
                    'memory_mb': device['memory_used']}
+    out['partitions'] = [{'compute_percent': c / 10, 'memory_mb': m}
+                         for c, m in device['partition_shapes']]
     out['free'] = {'compute_percent': (device['compute_total'] - device['compute_used']) / 10,
                    'memory_mb': device['memory_mb'] - device['memory_used']}
     return out

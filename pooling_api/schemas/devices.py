@@ -23,6 +23,8 @@ DEVICE = {
         'health_reason': {'type': 'string'},
         'isolation': {'type': 'array', 'items': {'type': 'string'}},
         'capacity': common.CAPACITY, 'used': common.CAPACITY, 'free': common.CAPACITY,
+        # Shapes a hard (MIG / vNPU) slice of this card can take.
+        'partitions': {'type': 'array', 'items': common.CAPACITY},
         'created_at': common.TIMESTAMP, 'updated_at': common.TIMESTAMP},
     'additionalProperties': False,
 }

@@ -201,3 +201,21 @@ def test_every_state_survives_a_restart(mysql_db):
         assert dev['used']['compute_percent'] == 10
     finally:
         s2.stop()
+
+
+def test_hard_isolation_snaps_to_a_mig_shape(stack):
+    c = stack.client
+    resp = c.post('/v1/vgpus', {'compute_percent': 10, 'memory_mb': 5000, 'isolation': 'hard',
+                                'models': ['A100-SXM4-80GB']})
+    assert resp.status_int == 201, resp.text
+    vgpu = resp.json
+    # The smallest A100 MIG profile that holds 10 % and 5000 MiB is 1g.10gb.
+    assert (vgpu['memory_mb'], vgpu['slices'][0]['memory_mb']) == (10240, 10240)
+    device = c.get('/v1/devices/' + vgpu['slices'][0]['device_uuid']).json
+    assert {'compute_percent': vgpu['compute_percent'], 'memory_mb': 10240} in \
+        device['partitions']
+    active = stack.wait_state(vgpu['uuid'], ('ACTIVE',))
+    attachment = active['attachment']['slices'][0]
+    assert attachment['plugin'] == 'mig'
+    assert attachment['partition']['profile'] == '1g.10gb'
+    assert attachment['partition']['uuid'].startswith('MIG-')
