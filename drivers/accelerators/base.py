@@ -16,15 +16,13 @@ from typing import ClassVar
 
 from pooling_drivers.accelerators import errors
 from pooling_drivers.accelerators import seam as seam_mod
-from pooling_drivers.accelerators.types import (
-    Availability,
-    DeviceInfo,
-    HealthReport,
-    Partition,
-    PartitionProfile,
-    Topology,
-    Utilisation,
-)
+from pooling_drivers.accelerators.types import Availability
+from pooling_drivers.accelerators.types import DeviceInfo
+from pooling_drivers.accelerators.types import HealthReport
+from pooling_drivers.accelerators.types import Partition
+from pooling_drivers.accelerators.types import PartitionProfile
+from pooling_drivers.accelerators.types import Topology
+from pooling_drivers.accelerators.types import Utilisation
 
 
 class AcceleratorDriver(abc.ABC):

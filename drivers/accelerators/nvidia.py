@@ -18,16 +18,17 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from pooling_drivers.accelerators import base, errors, nvidia_mig, vendors
-from pooling_drivers.accelerators.types import (
-    Availability,
-    DeviceInfo,
-    HealthCode,
-    HealthReport,
-    Link,
-    Topology,
-    Utilisation,
-)
+from pooling_drivers.accelerators import base
+from pooling_drivers.accelerators import errors
+from pooling_drivers.accelerators import nvidia_mig
+from pooling_drivers.accelerators import vendors
+from pooling_drivers.accelerators.types import Availability
+from pooling_drivers.accelerators.types import DeviceInfo
+from pooling_drivers.accelerators.types import HealthCode
+from pooling_drivers.accelerators.types import HealthReport
+from pooling_drivers.accelerators.types import Link
+from pooling_drivers.accelerators.types import Topology
+from pooling_drivers.accelerators.types import Utilisation
 
 LOG = logging.getLogger(__name__)
 

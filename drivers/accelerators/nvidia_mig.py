@@ -14,7 +14,9 @@ import dataclasses
 from typing import Any
 
 from pooling_drivers.accelerators import errors
-from pooling_drivers.accelerators.types import DeviceInfo, Partition, PartitionProfile
+from pooling_drivers.accelerators.types import DeviceInfo
+from pooling_drivers.accelerators.types import Partition
+from pooling_drivers.accelerators.types import PartitionProfile
 
 # GPU-instance profile constants worth asking about, with the name suffix NVML gives them.
 _GI_PROFILES = (

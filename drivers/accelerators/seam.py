@@ -9,6 +9,8 @@ binding directly.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from collections.abc import Sequence
 import dataclasses
 import fnmatch
 import glob as _glob
@@ -16,7 +18,6 @@ import importlib
 import os
 import shutil
 import subprocess
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pooling_drivers.accelerators import errors

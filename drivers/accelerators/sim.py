@@ -28,19 +28,19 @@ import json
 import logging
 import uuid as uuid_mod
 
-from pooling_drivers.accelerators import base, errors, vendors
+from pooling_drivers.accelerators import base
+from pooling_drivers.accelerators import errors
 from pooling_drivers.accelerators import profiles as profiles_mod
-from pooling_drivers.accelerators.types import (
-    ISOLATION_LEVELS,
-    VENDORS,
-    Availability,
-    DeviceInfo,
-    Link,
-    Partition,
-    PartitionProfile,
-    Topology,
-    Utilisation,
-)
+from pooling_drivers.accelerators import vendors
+from pooling_drivers.accelerators.types import ISOLATION_LEVELS
+from pooling_drivers.accelerators.types import VENDORS
+from pooling_drivers.accelerators.types import Availability
+from pooling_drivers.accelerators.types import DeviceInfo
+from pooling_drivers.accelerators.types import Link
+from pooling_drivers.accelerators.types import Partition
+from pooling_drivers.accelerators.types import PartitionProfile
+from pooling_drivers.accelerators.types import Topology
+from pooling_drivers.accelerators.types import Utilisation
 
 LOG = logging.getLogger(__name__)
 

@@ -11,15 +11,18 @@ slice that is already gone succeeds.
 from __future__ import annotations
 
 import abc
-import dataclasses
 from collections.abc import Mapping
-from typing import Any, ClassVar
+import dataclasses
+from typing import Any
+from typing import ClassVar
 
 from pooling_drivers.accelerators import base as driver_base
 from pooling_drivers.accelerators import errors as driver_errors
 from pooling_drivers.accelerators import seam as seam_mod
 from pooling_drivers.accelerators import vendors
-from pooling_drivers.accelerators.types import DeviceInfo, Partition, as_dict
+from pooling_drivers.accelerators.types import DeviceInfo
+from pooling_drivers.accelerators.types import Partition
+from pooling_drivers.accelerators.types import as_dict
 
 
 class IsolationError(driver_errors.DriverError):

@@ -9,12 +9,14 @@ already gone counts as released.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
+import logging
 from typing import Any
 
 from pooling_drivers.accelerators import errors as driver_errors
-from pooling_drivers.accelerators.types import DeviceInfo, Partition, PartitionProfile
+from pooling_drivers.accelerators.types import DeviceInfo
+from pooling_drivers.accelerators.types import Partition
+from pooling_drivers.accelerators.types import PartitionProfile
 from pooling_drivers.isolation import base
 
 LOG = logging.getLogger(__name__)

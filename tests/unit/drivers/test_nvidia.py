@@ -4,7 +4,8 @@ import pynvml
 import pytest
 
 from pooling.agent import slices
-from pooling_drivers.accelerators import errors, nvidia
+from pooling_drivers.accelerators import errors
+from pooling_drivers.accelerators import nvidia
 from pooling_drivers.accelerators.seam import RecordedSeam
 from tests.unit.drivers import fake_nvml
 

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from pooling_drivers.accelerators import errors, sim
+from pooling_drivers.accelerators import errors
+from pooling_drivers.accelerators import sim
 from pooling_drivers.accelerators.seam import RecordedSeam
 from pooling_drivers.accelerators.types import DeviceInfo
 

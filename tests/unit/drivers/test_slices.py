@@ -4,7 +4,8 @@ import pytest
 
 from pooling.agent import slices
 from pooling_drivers.accelerators.errors import SeamError
-from pooling_drivers.accelerators.seam import CommandResult, RecordedSeam
+from pooling_drivers.accelerators.seam import CommandResult
+from pooling_drivers.accelerators.seam import RecordedSeam
 from pooling_drivers.accelerators.sim import SimDriver
 from pooling_drivers.isolation import base as iso
 
