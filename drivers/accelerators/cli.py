@@ -128,6 +128,37 @@ def parse_kv_blocks(text: str, start: str) -> list[dict[str, str]]:
     return blocks
 
 
+_MEMORY_PAIR_RE = re.compile(r'([0-9]+)\s*(?:MiB)?\s*[/(]\s*([0-9]+)\s*MiB', re.IGNORECASE)
+
+
+def parse_smi_table(text: str, start: str) -> list[dict[str, str]]:
+    """Parse the default boxed table an ``*-smi`` tool prints (nvidia-smi's layout).
+
+    Each device begins on a line matching ``start`` (named groups, e.g. ``index``, ``name``,
+    ``bus``, become fields); the first ``used / total MiB`` (or ``used(total)``) pair on that
+    line or the lines after it gives ``memory.used`` and ``memory.total``.  Lines before the
+    first device (the banner) and the process table are ignored.
+
+    :param text: the output.
+    :param start: a regular expression with named groups, matched against each stripped line.
+    :returns: one dict per device.
+    """
+    pattern = re.compile(start)
+    rows: list[dict[str, str]] = []
+    for raw in text.splitlines():
+        head = pattern.match(raw.strip())
+        if head:
+            rows.append({key: value.strip() for key, value in head.groupdict().items()
+                         if value is not None})
+        if rows and 'memory.total' not in rows[-1]:
+            if re.search(r'process', raw, re.IGNORECASE):
+                continue
+            pair = _MEMORY_PAIR_RE.search(raw)
+            if pair:
+                rows[-1]['memory.used'], rows[-1]['memory.total'] = pair.groups()
+    return rows
+
+
 class CliDriver(base.AcceleratorDriver):
     """A driver whose inventory comes from one command of the vendor's tool.
 

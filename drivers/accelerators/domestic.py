@@ -2,7 +2,8 @@
 
 * ``iluvatar`` — ``ixsmi``, which accepts nvidia-smi's ``--query-gpu ... --format=csv``.
 * ``hygon`` — ``hy-smi``, a rocm-smi derivative with rocm-smi's ``--json`` output.
-* ``cambricon`` (``cnmon info``), ``moorethreads`` (``mthreads-gmi -q``), ``metax``
+* ``cambricon`` (``cnmon``) — the default boxed table, like nvidia-smi's.
+* ``moorethreads`` (``mthreads-gmi -q``), ``metax``
   (``mx-smi -q``), ``kunlunxin`` (``xpu-smi -q``), ``enflame`` (``efsmi -q``) — "Key : Value"
   blocks, one per device, read by field-name candidates.
 
@@ -153,16 +154,54 @@ class KvSmiDriver(_NoPartitions, cli.CliDriver):
             healthy=healthy, reason='' if healthy else f'{self.tool} health {health}')
 
 
-class CambriconDriver(KvSmiDriver):
-    """Cambricon MLUs (MLU370, MLU590) through ``cnmon info``."""
+class TableSmiDriver(_NoPartitions, cli.CliDriver):
+    """A tool whose default output is nvidia-smi's boxed table; subclasses name the columns.
+
+    These tables print no device uuid and no health: devices get a stable uuid from the host
+    and PCI address, and a listed device is healthy (the tool lists what it can reach).
+    """
+
+    inventory: ClassVar[tuple[str, ...]] = ()
+    #: Regular expression of a device's first table line, with groups ``index``, ``name``,
+    #: ``bus``; matched against the stripped line.
+    device_line: ClassVar[str]
+    #: Regular expression of the banner's driver version (group 1).
+    driver_line: ClassVar[str] = r'Driver(?: Version)?:?\s*(v?[0-9][\w.\-]*)'
+
+    def parse(self, output):
+        rows = cli.parse_smi_table(output, self.device_line)
+        found = re.search(self.driver_line, output)
+        for row in rows:
+            row.setdefault('_driver', found.group(1) if found else '')
+        return rows
+
+    def row_to_device(self, position, row):
+        pci = cli.pci_address(row.get('bus', ''))
+        index = row.get('index', '')
+        return self.device(
+            uuid=self.stable_uuid('', pci or str(position)), model=row.get('name') or 'unknown',
+            pci=pci, memory_mb=cli.to_mib(row.get('memory.total', '')),
+            index=int(index) if index.isdigit() else position,
+            driver_version=row.get('_driver', ''))
+
+
+#: ``0000:39:00.0`` or ``00000000:8A:00.0``.
+_BUS = r'(?P<bus>[0-9A-Fa-f]{4,8}:[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.[0-7])'
+
+
+class CambriconDriver(TableSmiDriver):
+    """Cambricon MLUs (MLU370, MLU590) through ``cnmon`` (its default table).
+
+    ``| 0     /   MLU370-X8    v1.1.6 |         0000:39:00.0 | 0%                N/A |`` then
+    ``|  0%   32C        106 W/ 250 W |     0 MiB/ 23374 MiB | N/A           Default |``;
+    the banner says ``CNMON v5.10.13 ... Driver v5.10.13``.
+    """
 
     name = 'cambricon'
     vendor = 'cambricon'
     tool = 'cnmon'
-    inventory = ('info',)
-    block_start = r'^Card\s+(\d+)$'
-    pci_keys = ('PCIe Info.Bus Location', 'Bus Location', 'Bus Id')
-    memory_keys = ('Physical Memory Usage.Total', 'MLU Memory Usage.Total', 'Total')
+    device_line = (r'^\|\s*(?P<index>\d+)\s+(?P<vf>\S+)\s+(?P<name>\S+)\s+(?P<firmware>v[0-9.]+)'
+                   r'\s*\|\s*' + _BUS + r'\s*\|')
     models = (('MLU370', 64), ('MLU590', 80))  # clusters x cores; unverified
     partition_kind = 'sMLU slices'
 
