@@ -17,11 +17,15 @@ import csv
 import io
 import logging
 import re
+from typing import Any
+from typing import ClassVar
 import uuid as uuid_mod
-from typing import Any, ClassVar
 
-from pooling_drivers.accelerators import base, errors, vendors
-from pooling_drivers.accelerators.types import Availability, DeviceInfo
+from pooling_drivers.accelerators import base
+from pooling_drivers.accelerators import errors
+from pooling_drivers.accelerators import vendors
+from pooling_drivers.accelerators.types import Availability
+from pooling_drivers.accelerators.types import DeviceInfo
 
 LOG = logging.getLogger(__name__)
 

@@ -1,8 +1,8 @@
 """Drivers for the other domestic accelerators, each over its vendor's ``*-smi`` tool.
 
-* ``iluvatar`` — ``ixsmi``, which accepts nvidia-smi's ``--query-gpu ... --format=csv``.
 * ``hygon`` — ``hy-smi``, a rocm-smi derivative with rocm-smi's ``--json`` output.
-* ``cambricon`` (``cnmon``) — the default boxed table, like nvidia-smi's.
+* ``cambricon`` (``cnmon``), ``iluvatar`` (``ixsmi``) — the default boxed table, like
+  nvidia-smi's.
 * ``moorethreads`` (``mthreads-gmi -q``), ``metax``
   (``mx-smi -q``), ``kunlunxin`` (``xpu-smi -q``), ``enflame`` (``efsmi -q``) — "Key : Value"
   blocks, one per device, read by field-name candidates.
@@ -20,7 +20,8 @@ import json
 import re
 from typing import ClassVar
 
-from pooling_drivers.accelerators import cli, errors
+from pooling_drivers.accelerators import cli
+from pooling_drivers.accelerators import errors
 
 
 def pick(row: dict[str, str], *candidates: str) -> str:
@@ -53,30 +54,6 @@ class _NoPartitions:
     def destroy_partition(self, device_uuid, partition_uuid):
         raise errors.NotSupportedError(
             f'the {self.name} driver does not manage {self.partition_kind} yet')
-
-
-class IluvatarDriver(_NoPartitions, cli.CliDriver):
-    """Iluvatar CoreX GPUs (BI-V100/V150, MR-V50/V100) through ``ixsmi``."""
-
-    name = 'iluvatar'
-    vendor = 'iluvatar'
-    tool = 'ixsmi'
-    fields = ['index', 'uuid', 'name', 'pci.bus_id', 'memory.total', 'memory.used',
-              'utilization.gpu', 'driver_version']
-    inventory = (f'--query-gpu={",".join(fields)}', '--format=csv,noheader,nounits')
-    # CUDA-core clusters are not printed; unverified vendor spec figures.
-    models = (('BI-V150', 64), ('BI-V100', 64), ('MR-V100', 32), ('MR-V50', 16))
-    partition_kind = 'gpu-manager slices'
-
-    def parse(self, output):
-        return cli.parse_csv(output, self.fields)
-
-    def row_to_device(self, position, row):
-        pci = cli.pci_address(row['pci.bus_id'])
-        return self.device(uuid=self.stable_uuid(row['uuid'], pci), model=row['name'], pci=pci,
-                           memory_mb=cli.to_mib(row['memory.total']),
-                           index=cli.to_int(row['index'], position),
-                           driver_version=row['driver_version'])
 
 
 class HygonDriver(_NoPartitions, cli.CliDriver):
@@ -187,6 +164,23 @@ class TableSmiDriver(_NoPartitions, cli.CliDriver):
 
 #: ``0000:39:00.0`` or ``00000000:8A:00.0``.
 _BUS = r'(?P<bus>[0-9A-Fa-f]{4,8}:[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.[0-7])'
+
+
+class IluvatarDriver(TableSmiDriver):
+    """Iluvatar CoreX GPUs (BI-V100/V150, MR-V50/V100) through ``ixsmi`` (its default table).
+
+    ``| 0    Iluvatar BI-V150S        | 00000000:8A:00.0     | 500MHz    1600MHz    |`` then
+    ``| 0%   33C   P0    N/A / N/A    | 114MiB / 32768MiB    | 0%        Default    |``;
+    the banner says ``IX-ML: 4.0.0       Driver Version: 4.1.0``.
+    """
+
+    name = 'iluvatar'
+    vendor = 'iluvatar'
+    tool = 'ixsmi'
+    device_line = r'^\|\s*(?P<index>\d+)\s+(?P<name>\S.*?)\s*\|\s*' + _BUS + r'\s*\|'
+    # CUDA-core clusters are not printed; unverified vendor spec figures.
+    models = (('BI-V150', 64), ('BI-V100', 64), ('MR-V100', 32), ('MR-V50', 16))
+    partition_kind = 'gpu-manager slices'
 
 
 class CambriconDriver(TableSmiDriver):

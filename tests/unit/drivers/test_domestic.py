@@ -9,13 +9,16 @@ import os
 
 import pytest
 
-from pooling_drivers.accelerators import cli, domestic, errors
-from pooling_drivers.accelerators.seam import CommandResult, RecordedSeam
+from pooling_drivers.accelerators import cli
+from pooling_drivers.accelerators import domestic
+from pooling_drivers.accelerators import errors
+from pooling_drivers.accelerators.seam import CommandResult
+from pooling_drivers.accelerators.seam import RecordedSeam
 
 FIXTURES = os.path.join(os.path.dirname(__file__), '..', '..', 'fixtures', 'drivers')
 
 CASES = [
-    (domestic.IluvatarDriver, 'iluvatar/ixsmi-query.json'),
+    (domestic.IluvatarDriver, 'iluvatar/ixsmi.json'),
     (domestic.HygonDriver, 'hygon/hy-smi-json.json'),
     (domestic.CambriconDriver, 'cambricon/cnmon.json'),
     (domestic.MooreThreadsDriver, 'moorethreads/mthreads-gmi-q.json'),
