@@ -1,11 +1,10 @@
 """Drivers for the other domestic accelerators, each over its vendor's ``*-smi`` tool.
 
 * ``hygon`` — ``hy-smi``, a rocm-smi derivative with rocm-smi's ``--json`` output.
-* ``cambricon`` (``cnmon``), ``iluvatar`` (``ixsmi``) — the default boxed table, like
-  nvidia-smi's.
-* ``moorethreads`` (``mthreads-gmi -q``), ``metax``
-  (``mx-smi -q``), ``kunlunxin`` (``xpu-smi -q``), ``enflame`` (``efsmi -q``) — "Key : Value"
-  blocks, one per device, read by field-name candidates.
+* ``cambricon`` (``cnmon``), ``iluvatar`` (``ixsmi``), ``metax`` (``mx-smi``) — the default
+  boxed table, like nvidia-smi's.
+* ``moorethreads`` (``mthreads-gmi -q``), ``kunlunxin`` (``xpu-smi -q``), ``enflame``
+  (``efsmi -q``) — "Key : Value" blocks, one per device, read by field-name candidates.
 
 These drivers report devices whole (isolation ``none``): their hard partitions (Hygon vDCU via
 ``libhydmi``, Cambricon sMLU, Moore Threads MPC, Kunlunxin vXPU, Enflame DRS) are not made by
@@ -214,17 +213,19 @@ class MooreThreadsDriver(KvSmiDriver):
     partition_kind = 'MPC instances'
 
 
-class MetaxDriver(KvSmiDriver):
-    """MetaX GPUs (C500, N100) through ``mx-smi -q``."""
+class MetaxDriver(TableSmiDriver):
+    """MetaX GPUs (C500, C550, N100) through ``mx-smi`` (its default table).
+
+    ``| 0           MXC550                 | 0000:2a:00.0        | 0%                   |`` then
+    ``| 31C         44W                    | 810/65536 MiB       |                      |``;
+    the banner says ``Kernel Mode Driver Version: 2.5.014``.
+    """
 
     name = 'metax'
     vendor = 'metax'
     tool = 'mx-smi'
-    inventory = ('-q',)
-    block_start = r'^GPU#?\s*(\d+)'
-    uuid_keys = ('GPU UUID', 'UUID')
-    memory_keys = ('vram total', 'Memory Usage.Total', 'Total')
-    models = (('C500', 104), ('N100', 16))  # unverified
+    device_line = IluvatarDriver.device_line
+    models = (('C500', 104), ('C550', 104), ('N100', 16))  # unverified
     partition_kind = 'sGPU slices'
 
 

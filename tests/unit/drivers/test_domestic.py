@@ -22,7 +22,7 @@ CASES = [
     (domestic.HygonDriver, 'hygon/hy-smi-json.json'),
     (domestic.CambriconDriver, 'cambricon/cnmon.json'),
     (domestic.MooreThreadsDriver, 'moorethreads/mthreads-gmi-q.json'),
-    (domestic.MetaxDriver, 'metax/mx-smi-q.json'),
+    (domestic.MetaxDriver, 'metax/mx-smi.json'),
     (domestic.KunlunxinDriver, 'kunlunxin/xpu-smi-q.json'),
     (domestic.EnflameDriver, 'enflame/efsmi-q.json'),
 ]
@@ -111,9 +111,9 @@ def test_compute_units_option_overrides_the_table():
 
 
 def test_numa_node_comes_from_sysfs():
-    data = load('metax/mx-smi-q.json')
+    data = load('metax/mx-smi.json')
     seam = RecordedSeam(commands={data['command']: data['stdout']},
-                        files={'/sys/bus/pci/devices/0000:0f:00.0/numa_node': '1\n'})
+                        files={'/sys/bus/pci/devices/0000:2a:00.0/numa_node': '1\n'})
     assert domestic.MetaxDriver(seam=seam).discover()[0].numa_node == 1
 
 
