@@ -1,9 +1,9 @@
 """Drivers for the other domestic accelerators, each over its vendor's ``*-smi`` tool.
 
 * ``hygon`` — ``hy-smi``, a rocm-smi derivative with rocm-smi's ``--json`` output.
-* ``cambricon`` (``cnmon``), ``iluvatar`` (``ixsmi``), ``metax`` (``mx-smi``) — the default
-  boxed table, like nvidia-smi's.
-* ``moorethreads`` (``mthreads-gmi -q``), ``kunlunxin`` (``xpu-smi -q``), ``enflame``
+* ``cambricon`` (``cnmon``), ``iluvatar`` (``ixsmi``), ``metax`` (``mx-smi``),
+  ``moorethreads`` (``mthreads-gmi``) — the default boxed table, like nvidia-smi's.
+* ``kunlunxin`` (``xpu-smi -q``), ``enflame``
   (``efsmi -q``) — "Key : Value" blocks, one per device, read by field-name candidates.
 
 These drivers report devices whole (isolation ``none``): their hard partitions (Hygon vDCU via
@@ -199,16 +199,17 @@ class CambriconDriver(TableSmiDriver):
     partition_kind = 'sMLU slices'
 
 
-class MooreThreadsDriver(KvSmiDriver):
-    """Moore Threads GPUs (MTT S4000/S5000) through ``mthreads-gmi -q``."""
+class MooreThreadsDriver(TableSmiDriver):
+    """Moore Threads GPUs (MTT S4000/S5000) through ``mthreads-gmi`` (its default table).
+
+    ``0    MTT S5000            |00000000:2a:00.0    |0%    66641MiB(81920MiB)`` (used and, in
+    brackets, total memory); the banner says ``mthreads-gmi:2.3.2  Driver Version:3.3.5-server``.
+    """
 
     name = 'moorethreads'
     vendor = 'moorethreads'
     tool = 'mthreads-gmi'
-    inventory = ('-q',)
-    block_start = r'^GPU\s+(\d+)$'
-    uuid_keys = ('GPU UUID', 'UUID')
-    memory_keys = ('FB Memory Usage.Total', 'Memory Usage.Total', 'Total')
+    device_line = r'^(?P<index>\d+)\s+(?P<name>\S.*?)\s*\|\s*' + _BUS + r'\s*\|'
     models = (('S5000', 128), ('S4000', 128))  # MPC clusters; unverified
     partition_kind = 'MPC instances'
 

@@ -21,7 +21,7 @@ CASES = [
     (domestic.IluvatarDriver, 'iluvatar/ixsmi.json'),
     (domestic.HygonDriver, 'hygon/hy-smi-json.json'),
     (domestic.CambriconDriver, 'cambricon/cnmon.json'),
-    (domestic.MooreThreadsDriver, 'moorethreads/mthreads-gmi-q.json'),
+    (domestic.MooreThreadsDriver, 'moorethreads/mthreads-gmi.json'),
     (domestic.MetaxDriver, 'metax/mx-smi.json'),
     (domestic.KunlunxinDriver, 'kunlunxin/xpu-smi-q.json'),
     (domestic.EnflameDriver, 'enflame/efsmi-q.json'),
