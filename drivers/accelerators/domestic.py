@@ -2,9 +2,10 @@
 
 * ``hygon`` — ``hy-smi``, a rocm-smi derivative with rocm-smi's ``--json`` output.
 * ``cambricon`` (``cnmon``), ``iluvatar`` (``ixsmi``), ``metax`` (``mx-smi``),
-  ``moorethreads`` (``mthreads-gmi``) — the default boxed table, like nvidia-smi's.
-* ``kunlunxin`` (``xpu-smi -q``), ``enflame``
-  (``efsmi -q``) — "Key : Value" blocks, one per device, read by field-name candidates.
+  ``moorethreads`` (``mthreads-gmi``), ``kunlunxin`` (``xpu_smi``) — the default boxed table,
+  like nvidia-smi's, read by :func:`cli.parse_smi_table`.
+* ``enflame`` (``efsmi -q``) — "Key : Value" blocks, one per device, read by field-name
+  candidates (layout not yet checked against a capture).
 
 These drivers report devices whole (isolation ``none``): their hard partitions (Hygon vDCU via
 ``libhydmi``, Cambricon sMLU, Moore Threads MPC, Kunlunxin vXPU, Enflame DRS) are not made by
@@ -230,15 +231,20 @@ class MetaxDriver(TableSmiDriver):
     partition_kind = 'sGPU slices'
 
 
-class KunlunxinDriver(KvSmiDriver):
-    """Kunlunxin XPUs (P800) through ``xpu-smi -q``."""
+class KunlunxinDriver(TableSmiDriver):
+    """Kunlunxin XPUs (P800) through ``xpu_smi`` (its default table).
+
+    The tool is ``xpu_smi`` (underscore; ``xpu-smi`` is Intel's XPU Manager CLI).
+    ``|   0  P800 OAM           N/A   | 00000000:03:00.0 N/A |                    0 |`` then
+    ``| N/A   37C  N/A     85W / 400W |      0MiB / 98304MiB |      0%      Default |``;
+    the banner says ``XPU-SMI               Driver Version: 5.0.21.26``.
+    """
 
     name = 'kunlunxin'
     vendor = 'kunlunxin'
-    tool = 'xpu-smi'
-    inventory = ('-q',)
-    block_start = r'^XPU\s+(\d+)$'
-    memory_keys = ('Memory Usage.Total', 'Total')
+    tool = 'xpu_smi'
+    device_line = (r'^\|\s*(?P<index>\d+)\s+(?P<name>\S.*?)\s+(?:On|Off|N/A)\s*\|\s*' + _BUS
+                   + r'\s')
     models = (('P800', 64),)  # unverified
     partition_kind = 'vXPU slices'
 

@@ -23,7 +23,7 @@ CASES = [
     (domestic.CambriconDriver, 'cambricon/cnmon.json'),
     (domestic.MooreThreadsDriver, 'moorethreads/mthreads-gmi.json'),
     (domestic.MetaxDriver, 'metax/mx-smi.json'),
-    (domestic.KunlunxinDriver, 'kunlunxin/xpu-smi-q.json'),
+    (domestic.KunlunxinDriver, 'kunlunxin/xpu_smi.json'),
     (domestic.EnflameDriver, 'enflame/efsmi-q.json'),
 ]
 
@@ -104,7 +104,7 @@ def test_hygon_bad_json_is_unavailable():
 
 
 def test_compute_units_option_overrides_the_table():
-    data = load('kunlunxin/xpu-smi-q.json')
+    data = load('kunlunxin/xpu_smi.json')
     seam = RecordedSeam(commands={data['command']: data['stdout']})
     driver = domestic.KunlunxinDriver({'compute_units': '72'}, seam=seam)
     assert driver.discover()[0].compute_units == 72
