@@ -6,8 +6,10 @@ import os
 import pytest
 
 from pooling.agent import slices
-from pooling_drivers.accelerators import ascend, errors
-from pooling_drivers.accelerators.seam import CommandResult, RecordedSeam
+from pooling_drivers.accelerators import ascend
+from pooling_drivers.accelerators import errors
+from pooling_drivers.accelerators.seam import CommandResult
+from pooling_drivers.accelerators.seam import RecordedSeam
 
 FIXTURE = os.path.join(os.path.dirname(__file__), '..', '..', 'fixtures', 'drivers', 'ascend',
                        'npu-smi-910b3.json')

@@ -1,7 +1,8 @@
 """The CLI drivers of Iluvatar, Hygon, Cambricon, Moore Threads, MetaX, Kunlunxin and Enflame.
 
 Each runs against its fixture under ``tests/fixtures/drivers/<vendor>/``; every fixture's
-``_source`` says where its layout comes from and that its values are hand-written stand-ins.
+``_source`` names where it comes from: a published real capture (Cambricon, Iluvatar, MetaX,
+Moore Threads, Kunlunxin) or, where none was found, a hand-written stand-in (Hygon, Enflame).
 """
 
 import json
@@ -134,3 +135,27 @@ def test_kv_blocks_nest_and_keep_first_value():
     text = 'junk\nCard 3\n  A : 1\n  Sec\n    B : 2\n  A : 9\n'
     rows = cli.parse_kv_blocks(text, r'^Card (\d+)$')
     assert rows == [{'_index': '3', 'A': '1', 'Sec.B': '2'}]
+
+
+@pytest.mark.parametrize('memory_text, used, total', [
+    ('|  0%   32C        106 W/ 250 W |     0 MiB/ 23374 MiB | N/A           Default |', '0',
+     '23374'),
+    ('| 0%   33C   P0    N/A / N/A    | 114MiB / 32768MiB    | 0%        Default    |', '114',
+     '32768'),
+    ('| 31C         44W                    | 810/65536 MiB       |                      |',
+     '810', '65536'),
+    ('| N/A   37C  N/A     85W / 400W |      0MiB / 98304MiB |      0%      Default |', '0',
+     '98304')])
+def test_smi_table_reads_the_memory_pair_after_the_device_line(memory_text, used, total):
+    text = f'banner 1/2 MiB\n| 0  Card | 0000:01:00.0 |\n{memory_text}\n| 9/9 MiB |\n'
+    rows = cli.parse_smi_table(text, r'^\|\s*(?P<index>\d+)\s+(?P<name>\S+)\s*\|\s*(?P<bus>\S+)')
+    assert rows == [{'index': '0', 'name': 'Card', 'bus': '0000:01:00.0',
+                     'memory.used': used, 'memory.total': total}]
+
+
+def test_smi_table_reads_memory_on_the_device_line_and_skips_processes():
+    text = ('0    MTT S5000            |00000000:2a:00.0    |0%    66641MiB(81920MiB)\n'
+            '| Processes: 1/2 MiB |\n')
+    rows = cli.parse_smi_table(text, r'^(?P<index>\d+)\s+(?P<name>\S.*?)\s*\|(?P<bus>\S+)\s*\|')
+    assert rows[0]['memory.total'] == '81920' and rows[0]['name'] == 'MTT S5000'
+    assert cli.parse_smi_table('| Processes:\n| 0  Card | x |\n', r'^nothing') == []
