@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import re
 
-from pooling_drivers.accelerators import cli, errors, profiles
-from pooling_drivers.accelerators.types import HealthCode, HealthReport, Partition
+from pooling_drivers.accelerators import cli
+from pooling_drivers.accelerators import errors
+from pooling_drivers.accelerators import profiles
+from pooling_drivers.accelerators.types import HealthCode
+from pooling_drivers.accelerators.types import HealthReport
+from pooling_drivers.accelerators.types import Partition
 
 _NPU_ROW = re.compile(r'^(\d+)\s+(\S.*?)$')
 _USAGE = re.compile(r'(\d+)\s*/\s*(\d+)')
