@@ -37,7 +37,9 @@ def register_opts(conf: cfg.ConfigOpts) -> None:
 
     for group, opts in authtoken_opts.list_opts():
         conf.register_opts(opts, group=group)
-    db_options.set_defaults(conf, connection='sqlite:///pooling.sqlite')
+    # NOTE: the conductor and API serve from many threads; oslo.db's default
+    # pool of 5 made every extra thread open (and close) its own connection.
+    db_options.set_defaults(conf, connection='sqlite:///pooling.sqlite', max_pool_size=20)
 
 
 def new_conf(args=None, default_config_files=None) -> cfg.ConfigOpts:

@@ -136,13 +136,3 @@ class Quota(Base):
     vgpus: Mapped[int] = mapped_column(Integer, default=-1)
     memory_mb: Mapped[int] = mapped_column(Integer, default=-1)
     compute_milli: Mapped[int] = mapped_column(Integer, default=-1)
-
-
-class QuotaUsage(Base):
-    """What a project holds; locked (SELECT … FOR UPDATE) by every claim."""
-
-    __tablename__ = 'quota_usages'
-    project_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    vgpus: Mapped[int] = mapped_column(Integer, default=0)
-    memory_mb: Mapped[int] = mapped_column(Integer, default=0)
-    compute_milli: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,4 +1,10 @@
-"""Per-project quotas (vGPU count, memory, compute) and what each project holds."""
+"""Per-project quotas (vGPU count, memory, compute) and what each project holds.
+
+What a project holds is summed from its vGPUs that hold capacity, not kept in
+a counter: a counter row would be one hot lock that every claim and release of
+the project takes. Only a project with limits locks its quota row, and only
+while it claims.
+"""
 
 import sqlalchemy as sa
 
@@ -10,20 +16,20 @@ RESOURCES = ('vgpus', 'memory_mb', 'compute_milli')
 UNLIMITED = -1
 
 
-def _usage_row(session, project_id, lock=False):
-    query = sa.select(models.QuotaUsage).where(models.QuotaUsage.project_id == project_id)
-    if lock:
-        query = query.with_for_update()
-    return session.scalars(query).first()
+def _usage(session, project_id: str) -> dict:
+    v = models.VGPU
+    vgpus, memory, compute = session.execute(
+        sa.select(sa.func.count(v.id), sa.func.coalesce(sa.func.sum(v.memory_mb * v.count), 0),
+                  sa.func.coalesce(sa.func.sum(v.compute_milli * v.count), 0))
+        .where(v.project_id == project_id, v.holds_capacity.is_(True))).one()
+    return {'vgpus': int(vgpus), 'memory_mb': int(memory), 'compute_milli': int(compute)}
 
 
 @db_api.reader
 def get_quota(context, project_id: str) -> dict:
     quota = context.session.get(models.Quota, project_id)
-    usage = _usage_row(context.session, project_id)
     limits = {r: getattr(quota, r) if quota else UNLIMITED for r in RESOURCES}
-    used = {r: getattr(usage, r) if usage else 0 for r in RESOURCES}
-    return {'project_id': project_id, **limits, 'usage': used}
+    return {'project_id': project_id, **limits, 'usage': _usage(context.session, project_id)}
 
 
 @db_api.writer
@@ -43,38 +49,23 @@ def delete_quota(context, project_id: str) -> None:
 
 
 def consume(session, project_id: str, vgpus: int, memory_mb: int, compute_milli: int) -> None:
-    """Take quota inside the caller's claim transaction, or raise QuotaExceeded.
+    """Check quota inside the caller's claim transaction, or raise QuotaExceeded.
 
-    NOTE: the usage row is locked FOR UPDATE so that concurrent claims of one
-    project serialize on it (MariaDB, PostgreSQL); SQLite has one writer anyway.
+    NOTE: this must be the claim's first statement. The project's quota row
+    is locked FOR UPDATE, so claims of a limited project take turns, and the
+    usage read that follows sees every claim committed before the lock was
+    granted (InnoDB takes its snapshot at the first plain read).
     """
-    usage = _usage_row(session, project_id, lock=True)
-    if usage is None:
-        usage = models.QuotaUsage(project_id=project_id, vgpus=0, memory_mb=0, compute_milli=0)
-        session.add(usage)
-        session.flush()
-    quota = session.get(models.Quota, project_id)
+    quota = session.scalars(sa.select(models.Quota).where(models.Quota.project_id == project_id)
+                            .with_for_update()).first()
+    if quota is None or all(getattr(quota, r) == UNLIMITED for r in RESOURCES):
+        return
+    usage = _usage(session, project_id)
     wanted = {'vgpus': vgpus, 'memory_mb': memory_mb, 'compute_milli': compute_milli}
-    if quota is not None:
-        for resource, amount in wanted.items():
-            limit = getattr(quota, resource)
-            if limit != UNLIMITED and getattr(usage, resource) + amount > limit:
-                raise exception.QuotaExceeded(
-                    project_id=project_id,
-                    reason='%s: %d in use + %d requested > limit %d'
-                    % (resource, getattr(usage, resource), amount, limit))
     for resource, amount in wanted.items():
-        setattr(usage, resource, getattr(usage, resource) + amount)
-
-
-def lock_usage(session, project_id: str) -> None:
-    """Lock the project's usage row (a release takes it before any device row)."""
-    _usage_row(session, project_id, lock=True)
-
-
-def give_back(session, project_id: str, vgpus: int, memory_mb: int, compute_milli: int):
-    session.execute(
-        sa.update(models.QuotaUsage).where(models.QuotaUsage.project_id == project_id)
-        .values(vgpus=models.QuotaUsage.vgpus - vgpus,
-                memory_mb=models.QuotaUsage.memory_mb - memory_mb,
-                compute_milli=models.QuotaUsage.compute_milli - compute_milli))
+        limit = getattr(quota, resource)
+        if limit != UNLIMITED and usage[resource] + amount > limit:
+            raise exception.QuotaExceeded(
+                project_id=project_id,
+                reason='%s: %d in use + %d requested > limit %d'
+                % (resource, usage[resource], amount, limit))

@@ -109,7 +109,7 @@ def create_claimed(context, spec: dict, placement) -> dict:
     quota_obj.consume(session, spec['project_id'], 1, spec['memory_mb'] * count,
                       spec['compute_milli'] * count)
     device_ids = {}
-    # Lock order everywhere: quota usage row, then devices by uuid.
+    # Lock order everywhere: the project's quota row, then devices by uuid.
     for assignment in sorted(placement.slices, key=lambda a: a.device_uuid):
         device_ids[assignment.device_uuid] = _take(session, assignment)
     consumer = spec.get('consumer') or {}
@@ -207,8 +207,7 @@ def free_capacity(context, uuid: str, final_state: str, reason: str = '') -> boo
         return False
     freed = row.holds_capacity
     if freed:
-        # Same lock order as a claim: quota usage row, then devices by uuid (BUG-4).
-        quota_obj.lock_usage(session, row.project_id)
+        # Devices in uuid order, as a claim takes them (BUG-4).
         slices = session.execute(
             sa.select(models.Slice, models.Device.uuid)
             .join(models.Device, models.Device.id == models.Slice.device_id)
@@ -220,8 +219,6 @@ def free_capacity(context, uuid: str, final_state: str, reason: str = '') -> boo
                 .values(compute_used=d.compute_used - s.compute_milli,
                         memory_used=d.memory_used - s.memory_mb, generation=d.generation + 1)
                 .execution_options(synchronize_session=False))
-        quota_obj.give_back(session, row.project_id, 1, row.memory_mb * row.count,
-                            row.compute_milli * row.count)
         row.holds_capacity = False
     row.state = final_state
     if reason or final_state != ERROR:

@@ -114,3 +114,39 @@ def test_concurrent_claims_never_double_allocate(mysql_db):
             assert n == 1  # every 201 is backed by its slice
     engine.dispose()
     restore()
+
+
+def test_concurrent_claims_never_exceed_a_quota(mysql_db):
+    restore = db_api.use_connection(mysql_db.url)
+    migration.upgrade()
+    ctx = context.get_admin_context()
+    host_obj.report(ctx, 'gpu-q', 'default', 'f', 0, 0, [
+        {'uuid': 'q-%d' % i, 'vendor': 'nvidia', 'model': 'A100', 'memory_mb': 80000,
+         'compute_units': 108, 'healthy': True} for i in range(4)])
+    from pooling.objects import quota as quota_obj
+
+    quota_obj.set_quota(ctx, 'racer', vgpus=3)
+    port = _free_port()
+    vhost = fixtures.RabbitVhost()
+    proc = _start_api(mysql_db.url, port, vhost.create())
+    try:
+        barrier = threading.Barrier(16)
+
+        def claim(i):
+            barrier.wait()
+            return _post('http://127.0.0.1:%d/v1/vgpus' % port,
+                         {'name': 'q%d' % i, 'compute_percent': 10, 'memory_mb': 100})
+
+        with concurrent.futures.ThreadPoolExecutor(16) as pool:
+            results = list(pool.map(claim, range(16)))
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        vhost.drop()
+    statuses = sorted(status for status, _ in results)
+    assert statuses.count(201) == 3, statuses
+    assert all(body['errors'][0]['code'] == 'pooling.quota_exceeded'
+               for status, body in results if status == 409)
+    assert quota_obj.get_quota(ctx, 'racer')['usage']['vgpus'] == 3
+    db_api.get_engine().dispose()
+    restore()

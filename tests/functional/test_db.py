@@ -35,9 +35,9 @@ def db(any_db):
 
 
 def test_db_sync_reaches_head(db):
-    assert migration.version() == '0002_partition_shapes'
+    assert migration.version() == '0003_drop_quota_usages'
     migration.upgrade()  # idempotent
-    assert migration.version() == '0002_partition_shapes'
+    assert migration.version() == '0003_drop_quota_usages'
 
 
 def test_claim_is_compare_and_swap_on_generation(db):
