@@ -1,27 +1,28 @@
 """Drivers for the other domestic accelerators, each over its vendor's ``*-smi`` tool.
 
-* ``hygon`` — ``hy-smi``, a rocm-smi derivative with rocm-smi's ``--json`` output.
+* ``hygon`` — moved to :mod:`~pooling_drivers.accelerators.hygon` (``hy-smi`` plus vDCUs
+  through ``libhydmi``); re-exported here under its old name.
 * ``cambricon`` (``cnmon``), ``iluvatar`` (``ixsmi``), ``metax`` (``mx-smi``),
   ``moorethreads`` (``mthreads-gmi``), ``kunlunxin`` (``xpu_smi``) — the default boxed table,
   like nvidia-smi's, read by :func:`cli.parse_smi_table`.
 * ``enflame`` (``efsmi -q``) — "Key : Value" blocks, one per device, read by field-name
   candidates (layout not yet checked against a capture).
 
-These drivers report devices whole (isolation ``none``): their hard partitions (Hygon vDCU via
-``libhydmi``, Cambricon sMLU, Moore Threads MPC, Kunlunxin vXPU, Enflame DRS) are not made by
-us yet, so ``create_partition`` says so and the devices do not advertise ``hard``.  Field names
-whose origin is a vendor manual summary rather than a capture are marked *unverified* in
+These drivers report devices whole (isolation ``none``): their hard partitions (Cambricon sMLU,
+Moore Threads MPC, Kunlunxin vXPU, Enflame DRS) are not made by us yet, so
+``create_partition`` says so and the devices do not advertise ``hard``.  Field names whose
+origin is a vendor manual summary rather than a capture are marked *unverified* in
 ``doc/source/drivers.md``; each test fixture says which.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from typing import ClassVar
 
 from pooling_drivers.accelerators import cli
 from pooling_drivers.accelerators import errors
+from pooling_drivers.accelerators.hygon import HygonDriver  # noqa: F401 - the name's old home
 
 
 def pick(row: dict[str, str], *candidates: str) -> str:
@@ -54,42 +55,6 @@ class _NoPartitions:
     def destroy_partition(self, device_uuid, partition_uuid):
         raise errors.NotSupportedError(
             f'the {self.name} driver does not manage {self.partition_kind} yet')
-
-
-class HygonDriver(_NoPartitions, cli.CliDriver):
-    """Hygon DCUs (Z100, K100-AI, BW) through ``hy-smi --json``."""
-
-    name = 'hygon'
-    vendor = 'hygon'
-    tool = 'hy-smi'
-    inventory = ('--showproductname', '--showbus', '--showmeminfo', 'vram', '--showuse',
-                 '--showuniqueid', '--showdriverversion', '--json')
-    # Compute units per card; unverified vendor spec figures.
-    models = (('K100_AI', 120), ('K100-AI', 120), ('K100', 120), ('Z100', 64), ('BW', 80))
-    partition_kind = 'vDCUs (libhydmi dmiCreateVDevices)'
-
-    def parse(self, output):
-        try:
-            data = json.loads(output)
-        except ValueError as exc:
-            raise errors.DriverUnavailableError(f'hy-smi printed no JSON: {exc}') from exc
-        rows = []
-        for key in sorted(data, key=lambda k: cli.to_int(k, 1 << 30)):
-            if re.match(r'^card\d+$', key) and isinstance(data[key], dict):
-                rows.append({'_card': key[4:], **{k: str(v) for k, v in data[key].items()}})
-        system = data.get('system', {}) if isinstance(data.get('system'), dict) else {}
-        for row in rows:
-            row.setdefault('_driver', str(system.get('Driver version', '')))
-        return rows
-
-    def row_to_device(self, position, row):
-        pci = cli.pci_address(pick(row, 'PCI Bus'))
-        model = pick(row, 'Card series', 'Card model', 'Card SKU') or 'unknown'
-        total = pick(row, 'VRAM Total Memory (B)')
-        return self.device(
-            uuid=self.stable_uuid('', pick(row, 'Unique ID') or pci), model=model, pci=pci,
-            memory_mb=cli.to_mib(total, 'B'), index=int(row['_card']),
-            driver_version=row.get('_driver', '') or pick(row, 'Driver version'))
 
 
 class KvSmiDriver(_NoPartitions, cli.CliDriver):
