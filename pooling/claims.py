@@ -130,10 +130,6 @@ class ClaimService:
         except exception.NotFound:
             self._model.remove_device(uuid)
 
-    def invalidate(self):
-        """Force a reload before the next decision (tests, admin actions)."""
-        self._loaded_at = 0.0
-
     def _decide(self, context, request, started):
         """Pick a placement and reserve it in the model (under the lock).
 

@@ -51,19 +51,9 @@ class QuotaExceeded(Conflict):
     message = 'Quota exceeded for project %(project_id)s: %(reason)s'
 
 
-class InvalidState(Conflict):
-    error_code = 'pooling.invalid_state'
-    message = 'vGPU %(uuid)s is %(state)s: %(reason)s'
-
-
 class GenerationConflict(PoolingException):
     """A device changed between decision and claim; the claim path retries."""
 
     code = 409
     error_code = 'pooling.concurrent_update'
     message = 'Device %(uuid)s changed concurrently.'
-
-
-class AgentError(PoolingException):
-    error_code = 'pooling.agent'
-    message = 'Agent on host %(host)s failed: %(reason)s'

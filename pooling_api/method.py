@@ -64,7 +64,3 @@ def json_body(req) -> dict:
 
 def context(req):
     return req.environ['pooling.context']
-
-
-def version(req):
-    return req.environ[microversion.ENVIRON_KEY]

@@ -1,22 +1,19 @@
 """JSON Schema validation of request bodies and query strings, before any work."""
 
-import functools
-import json
-
 import jsonschema
 
 from pooling_api import method
 
-
-@functools.lru_cache(maxsize=256)
-def _validator(schema_json: str) -> jsonschema.Draft202012Validator:
-    # NOTE: building a validator costs more than validating; schemas are
-    # module constants, so each is built once per process.
-    return jsonschema.Draft202012Validator(json.loads(schema_json))
+# NOTE: building a validator costs more than validating; schemas are module
+# constants, so each is built once per process, keyed by the schema object.
+_VALIDATORS: dict[int, tuple[dict, jsonschema.Draft202012Validator]] = {}
 
 
 def _validate(data, schema: dict) -> None:
-    _validator(json.dumps(schema, sort_keys=True)).validate(data)
+    entry = _VALIDATORS.get(id(schema))
+    if entry is None or entry[0] is not schema:
+        entry = _VALIDATORS[id(schema)] = (schema, jsonschema.Draft202012Validator(schema))
+    entry[1].validate(data)
 
 
 def _message(err: jsonschema.ValidationError, what: str) -> str:

@@ -64,9 +64,6 @@ class ConductorManager:
                         host.get('fabric'), host.get('cpu_milli', 0), host.get('ram_mb', 0),
                         devices)
 
-    def heartbeat(self, context, host: str) -> None:
-        host_obj.heartbeat(self.ctx, host)
-
     def prepare_vgpu(self, context, uuid: str) -> None:
         try:
             self.prepare(uuid)

@@ -34,6 +34,3 @@ class ConductorAPI:
 
     def report(self, context, host: dict, devices: list) -> None:
         self._client.cast(context, 'report', host=host, devices=devices)
-
-    def heartbeat(self, context, host: str) -> None:
-        self._client.cast(context, 'heartbeat', host=host)

@@ -32,9 +32,9 @@ def query():
 def list_devices(context, pool=None, host=None, vendor=None, model=None, health=None):
     q = query().order_by(models.Host.name, models.Device.pci_address, models.Device.uuid)
     if pool:
-        q = q.where(models.Pool.uuid == pool if base.is_uuid(pool) else models.Pool.name == pool)
+        q = q.where(base.ident_clause(models.Pool, pool))
     if host:
-        q = q.where(models.Host.uuid == host if base.is_uuid(host) else models.Host.name == host)
+        q = q.where(base.ident_clause(models.Host, host))
     if vendor:
         q = q.where(models.Device.vendor == vendor)
     if model:

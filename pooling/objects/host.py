@@ -34,8 +34,7 @@ def _query():
 def list_hosts(context, pool=None, fabric=None, state=None) -> list[dict]:
     query = _query().order_by(models.Host.name)
     if pool:
-        query = query.where(models.Pool.name == pool if not base.is_uuid(pool)
-                            else models.Pool.uuid == pool)
+        query = query.where(base.ident_clause(models.Pool, pool))
     if fabric:
         query = query.where(models.Host.fabric == fabric)
     if state:
@@ -45,8 +44,7 @@ def list_hosts(context, pool=None, fabric=None, state=None) -> list[dict]:
 
 @db_api.reader
 def get_host(context, ident: str) -> dict:
-    column = models.Host.uuid if base.is_uuid(ident) else models.Host.name
-    row = context.session.execute(_query().where(column == ident)).first()
+    row = context.session.execute(_query().where(base.ident_clause(models.Host, ident))).first()
     if row is None:
         raise exception.NotFound(kind='Host', ident=ident)
     return _to_dict(*row)
@@ -101,15 +99,6 @@ def report(context, name: str, pool: str, fabric: str | None, cpu_milli: int, ra
         if row.health_reason != NOT_REPORTED:
             row.health, row.health_reason = 'unhealthy', NOT_REPORTED
             row.generation += 1
-
-
-@db_api.writer
-def heartbeat(context, name: str) -> bool:
-    """Record a heartbeat; False when the host is unknown (the agent must report)."""
-    result = context.session.execute(
-        sa.update(models.Host).where(models.Host.name == name)
-        .values(last_heartbeat=timeutils.utcnow(), state='up'))
-    return result.rowcount == 1
 
 
 @db_api.writer

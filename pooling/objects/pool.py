@@ -16,8 +16,8 @@ def _to_dict(row, host_count=0, device_count=0) -> dict:
 
 
 def _find(session, ident) -> models.Pool:
-    column = models.Pool.uuid if base.is_uuid(ident) else models.Pool.name
-    row = session.scalars(sa.select(models.Pool).where(column == ident)).first()
+    row = session.scalars(sa.select(models.Pool).where(
+        base.ident_clause(models.Pool, ident))).first()
     if row is None:
         raise exception.NotFound(kind='Pool', ident=ident)
     return row

@@ -19,8 +19,8 @@ def _to_dict(row) -> dict:
 
 
 def _find(session, ident):
-    column = models.Profile.uuid if base.is_uuid(ident) else models.Profile.name
-    row = session.scalars(sa.select(models.Profile).where(column == ident)).first()
+    row = session.scalars(sa.select(models.Profile).where(
+        base.ident_clause(models.Profile, ident))).first()
     if row is None:
         raise exception.NotFound(kind='Profile', ident=ident)
     return row

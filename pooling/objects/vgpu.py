@@ -21,7 +21,6 @@ from pooling.objects import quota as quota_obj
 
 SCHEDULED, PREPARING, ACTIVE = 'SCHEDULED', 'PREPARING', 'ACTIVE'
 RELEASING, DELETED, ERROR = 'RELEASING', 'DELETED', 'ERROR'
-STATES = (SCHEDULED, PREPARING, ACTIVE, RELEASING, DELETED, ERROR)
 
 
 def _slices(session, vgpu_ids):
@@ -63,16 +62,13 @@ def _find(session, uuid, project_id=None):
 
 
 @db_api.reader
-def list_vgpus(context, project_id=None, state=None, consumer=None, include_deleted=False,
-               limit=None, states=None):
+def list_vgpus(context, project_id=None, state=None, consumer=None, limit=None):
     query = sa.select(models.VGPU).order_by(models.VGPU.created_at, models.VGPU.id)
     if project_id is not None:
         query = query.where(models.VGPU.project_id == project_id)
     if state:
         query = query.where(models.VGPU.state == state)
-    elif states:
-        query = query.where(models.VGPU.state.in_(states))
-    elif not include_deleted:
+    else:
         query = query.where(models.VGPU.state != DELETED)
     if consumer:
         query = query.where(models.VGPU.consumer_platform == consumer[0],

@@ -49,22 +49,8 @@ ROUTES = {
 PUBLIC = ('/', '/v1')
 
 
-def add_route(path: str, handlers: dict) -> None:
-    """Add a resource defined outside this module (e.g. Nova vendordata)."""
-    ROUTES[path] = handlers
-    _compile()
-
-
-_COMPILED: list = []
-
-
-def _compile():
-    _COMPILED[:] = [
-        (re.compile('^' + re.sub(r'\{(\w+)\}', r'(?P<\1>[^/]+)', path) + '$'), path)
-        for path in ROUTES]
-
-
-_compile()
+_COMPILED = [(re.compile('^' + re.sub(r'\{(\w+)\}', r'(?P<\1>[^/]+)', path) + '$'), path)
+             for path in ROUTES]
 
 
 def match(path: str):
