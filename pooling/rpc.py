@@ -34,8 +34,9 @@ def get_transport(conf):
     return messaging.get_rpc_transport(conf)
 
 
-def get_client(transport, topic: str, server: str | None = None, timeout=None):
-    target = messaging.Target(topic=topic, server=server, version=RPC_VERSION)
+def get_client(transport, topic: str, server: str | None = None, timeout=None,
+               version: str = RPC_VERSION):
+    target = messaging.Target(topic=topic, server=server, version=version)
     return messaging.get_rpc_client(transport, target, serializer=ContextSerializer(),
                                     timeout=timeout)
 

@@ -52,6 +52,8 @@ class _RPCService(service.ServiceBase):
 
     def stop(self, graceful=False):
         self._stopped.set()
+        if hasattr(self.endpoint, 'stop'):
+            self.endpoint.stop()
         if self._server is not None:
             self._server.stop()
             self._server.wait()

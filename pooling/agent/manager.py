@@ -27,7 +27,7 @@ def driver_options(conf) -> dict:
 class AgentManager:
     """RPC endpoint of pooling-agent on ``conf.agent.host``."""
 
-    target = messaging.Target(version='1.0')
+    target = messaging.Target(version='1.1')
 
     def __init__(self, conf, conductor, drivers=None, preparer=None):
         self.conf = conf
@@ -65,14 +65,37 @@ class AgentManager:
         self._stop.set()
 
     # RPC methods -------------------------------------------------------
-    def prepare_slice(self, context, vgpu: dict, slice: dict) -> dict:
-        LOG.info('Preparing slice %s of vGPU %s on device %s', slice['index'], vgpu['uuid'],
-                 slice['device_uuid'])
-        return self.preparer.prepare(vgpu['uuid'], self._slice(vgpu, slice))
+    # NOTE: one call carries every slice the conductor has for this host
+    # (its batches); each slice answers on its own, so one failure does not
+    # fail the others: [{'attachment': ...} | {'error': reason}, ...].
+    def prepare_slices(self, context, items: list) -> list:
+        answers = []
+        for item in items:
+            vgpu, slice_ = item['vgpu'], item['slice']
+            LOG.info('Preparing slice %s of vGPU %s on device %s', slice_['index'],
+                     vgpu['uuid'], slice_['device_uuid'])
+            try:
+                answers.append({'attachment': self.preparer.prepare(
+                    vgpu['uuid'], self._slice(vgpu, slice_))})
+            except Exception as err:
+                LOG.warning('Preparing slice %s of vGPU %s failed: %s', slice_['index'],
+                            vgpu['uuid'], err)
+                answers.append({'error': str(err)})
+        return answers
 
-    def release_slice(self, context, vgpu: dict, slice: dict) -> None:
-        LOG.info('Releasing slice %s of vGPU %s', slice['index'], vgpu['uuid'])
-        self.preparer.release(vgpu['uuid'], self._slice(vgpu, slice))
+    def release_slices(self, context, items: list) -> list:
+        answers = []
+        for item in items:
+            vgpu, slice_ = item['vgpu'], item['slice']
+            LOG.info('Releasing slice %s of vGPU %s', slice_['index'], vgpu['uuid'])
+            try:
+                self.preparer.release(vgpu['uuid'], self._slice(vgpu, slice_))
+                answers.append({})
+            except Exception as err:
+                LOG.warning('Releasing slice %s of vGPU %s failed: %s', slice_['index'],
+                            vgpu['uuid'], err)
+                answers.append({'error': str(err)})
+        return answers
 
     @staticmethod
     def _slice(vgpu, slice_) -> dict:

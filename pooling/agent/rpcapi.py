@@ -4,7 +4,10 @@ from pooling import rpc
 
 
 class AgentAPI:
-    """Calls to the agent on one host; they wait for its answer (bounded)."""
+    """Calls to the agent on one host; they wait for its answer (bounded).
+
+    Version 1.1: prepare_slices/release_slices replace the one-slice calls of 1.0.
+    """
 
     def __init__(self, conf, transport=None):
         self._transport = transport or rpc.get_transport(conf)
@@ -12,10 +15,11 @@ class AgentAPI:
 
     def _client(self, host):
         return rpc.get_client(self._transport, rpc.AGENT_TOPIC, server=host,
-                              timeout=self._timeout)
+                              timeout=self._timeout, version='1.1')
 
-    def prepare_slice(self, context, host: str, vgpu: dict, slice_: dict) -> dict:
-        return self._client(host).call(context, 'prepare_slice', vgpu=vgpu, slice=slice_)
+    def prepare_slices(self, context, host: str, items: list) -> list:
+        """Prepare many slices on ``host``: [{'vgpu', 'slice'}] → one answer each."""
+        return self._client(host).call(context, 'prepare_slices', items=items)
 
-    def release_slice(self, context, host: str, vgpu: dict, slice_: dict) -> None:
-        self._client(host).call(context, 'release_slice', vgpu=vgpu, slice=slice_)
+    def release_slices(self, context, host: str, items: list) -> list:
+        return self._client(host).call(context, 'release_slices', items=items)

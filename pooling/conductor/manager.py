@@ -4,10 +4,18 @@ It persists what agents report, drives SCHEDULED → PREPARING → ACTIVE and
 RELEASING → DELETED by asking each slice's agent, turns any failure into ERROR
 with a reason (freeing what the vGPU held), marks silent hosts down, and
 re-drives vGPUs that a restart left half-way.
+
+Casts are batched: each RPC handler only queues the uuid, and one thread per
+kind of work (prepare, release) drains everything queued so far into one
+transaction per step and one agent call per host. Under load a whole burst
+costs what one vGPU did; when idle a batch is a single vGPU, as before.
 """
 
+import collections
 import datetime
+import queue
 import secrets
+import threading
 
 from oslo_log import log as logging
 import oslo_messaging as messaging
@@ -48,6 +56,51 @@ def _remote(vgpu: dict) -> dict | None:
             'token': secrets.token_urlsafe(24)}
 
 
+class _Batcher:
+    """Run ``work(uuids)`` on one thread, each time on everything queued so far."""
+
+    def __init__(self, name, work, max_batch=64):
+        self._name, self._work, self._max = name, work, max_batch
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread = None
+        self._lock = threading.Lock()
+
+    def submit(self, uuid: str) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name=self._name,
+                                                daemon=True)
+                self._thread.start()
+        self._queue.put(uuid)
+
+    def stop(self) -> None:
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                self._queue.put(None)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < self._max:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    self._queue.put(None)
+                    break
+                batch.append(item)
+            try:
+                self._work(list(dict.fromkeys(batch)))
+            except Exception:
+                # NOTE: what failed stays SCHEDULED/PREPARING/RELEASING and the
+                # reconciler drives it again after [conductor] stuck_after.
+                LOG.exception('%s of %d vGPU(s) failed', self._name, len(batch))
+
+
 class ConductorManager:
     """RPC endpoint of pooling-conductor, plus the periodic work."""
 
@@ -57,6 +110,12 @@ class ConductorManager:
         self.conf = conf
         self.agents = agents or agent_rpcapi.AgentAPI(conf, transport)
         self.ctx = pooling_context.get_admin_context()
+        self._preparing = _Batcher('prepare', self.prepare_many)
+        self._releasing = _Batcher('release', self.release_many)
+
+    def stop(self) -> None:
+        self._preparing.stop()
+        self._releasing.stop()
 
     # RPC methods -------------------------------------------------------
     def report(self, context, host: dict, devices: list) -> None:
@@ -65,84 +124,112 @@ class ConductorManager:
                         devices)
 
     def prepare_vgpu(self, context, uuid: str) -> None:
-        try:
-            self.prepare(uuid)
-        except exception.NotFound:
-            LOG.warning('Asked to prepare vGPU %s, which does not exist', uuid)
+        self._preparing.submit(uuid)
 
     def release_vgpu(self, context, uuid: str) -> None:
-        try:
-            self.release(uuid)
-        except exception.NotFound:
-            LOG.warning('Asked to release vGPU %s, which does not exist', uuid)
+        self._releasing.submit(uuid)
 
     # The state machine ---------------------------------------------------
     def prepare(self, uuid: str) -> None:
         """SCHEDULED → PREPARING → ACTIVE, or ERROR with the agent's reason."""
-        if not V.set_state(self.ctx, uuid, V.PREPARING, expected=(V.SCHEDULED, V.PREPARING)):
-            return
-        vgpu = V.get_vgpu(self.ctx, uuid)
-        attachments = []
-        try:
-            for slice_ in vgpu['slices']:
-                attachments.append(self.agents.prepare_slice(self.ctx, slice_['host'],
-                                                             _brief(vgpu), slice_))
-        except messaging.MessagingTimeout as err:
-            # NOTE: an agent that does not answer may be restarting; the
-            # reconciler retries until [conductor] prepare_timeout has passed.
-            if timeutils.utcnow() - _parse(vgpu['created_at']) < datetime.timedelta(
-                    seconds=self.conf.conductor.prepare_timeout):
-                LOG.warning('Agent did not answer for vGPU %s (%s); will retry', uuid, err)
-                return
-            self.fail(uuid, 'agent on %s did not answer within %d s'
-                      % (vgpu['slices'][len(attachments)]['host'],
-                         self.conf.conductor.prepare_timeout))
-            return
-        except Exception as err:  # any other agent failure ends in ERROR
-            LOG.warning('Preparing vGPU %s failed: %s', uuid, err)
-            self.fail(uuid, 'preparing slice %d on %s failed: %s'
-                      % (len(attachments), vgpu['slices'][len(attachments)]['host'], err))
-            return
-        attachment = {'slices': attachments, 'remote': _remote(vgpu)}
-        if not V.set_state(self.ctx, uuid, V.ACTIVE, attachment=attachment,
-                           expected=(V.PREPARING,)):
-            # A DELETE came in while we prepared: release what we made.
-            self.release(uuid)
-            return
-        LOG.info('vGPU %s is ACTIVE', uuid)
+        self.prepare_many([uuid])
 
     def release(self, uuid: str) -> None:
         """RELEASING → DELETED once every agent released its slice."""
-        vgpu = V.get_vgpu(self.ctx, uuid)
-        if vgpu['state'] != V.RELEASING:
-            return
-        if not self._release_slices(vgpu):
-            return  # the reconciler tries again
-        V.free_capacity(self.ctx, uuid, V.DELETED)
-        LOG.info('vGPU %s is DELETED', uuid)
+        self.release_many([uuid])
+
+    def prepare_many(self, uuids: list) -> None:
+        vgpus = V.begin_prepare(self.ctx, uuids)
+        results = self._on_agents('prepare_slices', vgpus, set())
+        attachments = {}
+        for vgpu in vgpus:
+            outcome = results[vgpu['uuid']]
+            if outcome is None:
+                attachments[vgpu['uuid']] = {'slices': [r['attachment'] for r in
+                                                        results[vgpu['uuid'], 'slices']],
+                                             'remote': _remote(vgpu)}
+            elif outcome[0] == 'timeout':
+                # NOTE: an agent that does not answer may be restarting; the
+                # reconciler retries until [conductor] prepare_timeout has passed.
+                if timeutils.utcnow() - _parse(vgpu['created_at']) < datetime.timedelta(
+                        seconds=self.conf.conductor.prepare_timeout):
+                    LOG.warning('Agent did not answer for vGPU %s (%s); will retry',
+                                vgpu['uuid'], outcome[3])
+                    continue
+                self.fail(vgpu['uuid'], 'agent on %s did not answer within %d s'
+                          % (outcome[2], self.conf.conductor.prepare_timeout))
+            else:
+                LOG.warning('Preparing vGPU %s failed: %s', vgpu['uuid'], outcome[3])
+                self.fail(vgpu['uuid'], 'preparing %s on %s failed: %s' % outcome[1:])
+        done = V.activate(self.ctx, attachments) if attachments else []
+        for uuid in done:
+            LOG.info('vGPU %s is ACTIVE', uuid)
+        late = [uuid for uuid in attachments if uuid not in done]
+        if late:
+            # A DELETE came in while we prepared: release what we made.
+            self.release_many(late)
+
+    def release_many(self, uuids: list) -> None:
+        vgpus = V.get_vgpus(self.ctx, uuids, state=V.RELEASING)
+        released = self._release_slices(vgpus)
+        freed = V.free_capacities(self.ctx, released, V.DELETED) if released else []
+        for uuid in released:
+            LOG.info('vGPU %s is DELETED', uuid)
+        return freed
 
     def fail(self, uuid: str, reason: str) -> None:
         """ERROR with ``reason``; slices are released and capacity freed."""
         V.set_state(self.ctx, uuid, V.ERROR, reason=reason)
-        vgpu = V.get_vgpu(self.ctx, uuid)
-        if self._release_slices(vgpu):
+        if self._release_slices(V.get_vgpus(self.ctx, [uuid])):
             V.free_capacity(self.ctx, uuid, V.ERROR, reason)
 
-    def _release_slices(self, vgpu) -> bool:
-        down = host_obj.down_hosts(self.ctx)
-        ok = True
-        for slice_ in vgpu['slices']:
-            if slice_['host'] in down:
-                # NOTE: a dead host cannot release; its agent drops unknown
-                # slices when it comes back, so the capacity is free now.
-                continue
+    def _release_slices(self, vgpus: list) -> list:
+        """Ask each slice's agent to release it; returns the uuids fully released.
+
+        The others stay as they are and the reconciler tries again.
+        """
+        down = host_obj.down_hosts(self.ctx) if vgpus else set()
+        results = self._on_agents('release_slices', vgpus, down)
+        for vgpu in vgpus:
+            outcome = results[vgpu['uuid']]
+            if outcome is not None:
+                LOG.warning('Releasing %s of vGPU %s on %s failed: %s', outcome[1],
+                            vgpu['uuid'], outcome[2], outcome[3])
+        return [v['uuid'] for v in vgpus if results[v['uuid']] is None]
+
+    def _on_agents(self, method: str, vgpus: list, skip_hosts) -> dict:
+        """One ``method`` call per host with every slice of ``vgpus`` it holds.
+
+        Returns {uuid: None when every slice succeeded, else (kind, where,
+        host, error) of its first failure} plus {(uuid, 'slices'): [per-slice results in index order]}.
+        """
+        by_host = collections.defaultdict(list)
+        for vgpu in vgpus:
+            for slice_ in vgpu['slices']:
+                if slice_['host'] in skip_hosts:
+                    # NOTE: a dead host cannot release; its agent drops unknown
+                    # slices when it comes back, so the capacity is free now.
+                    continue
+                by_host[slice_['host']].append((vgpu, slice_))
+        results = {v['uuid']: None for v in vgpus}
+        per_slice = {v['uuid']: {} for v in vgpus}
+        for host, items in by_host.items():
             try:
-                self.agents.release_slice(self.ctx, slice_['host'], _brief(vgpu), slice_)
+                answers = getattr(self.agents, method)(
+                    self.ctx, host, [{'vgpu': _brief(v), 'slice': s} for v, s in items])
+            except messaging.MessagingTimeout as err:
+                answers = [{'timeout': str(err)}] * len(items)
             except Exception as err:
-                LOG.warning('Releasing slice %d of vGPU %s on %s failed: %s',
-                            slice_['index'], vgpu['uuid'], slice_['host'], err)
-                ok = False
-        return ok
+                answers = [{'error': str(err)}] * len(items)
+            for (vgpu, slice_), answer in zip(items, answers):
+                where = 'slice %d' % slice_['index']
+                kind = 'timeout' if 'timeout' in answer else 'error' if 'error' in answer else None
+                if kind and results[vgpu['uuid']] is None:
+                    results[vgpu['uuid']] = (kind, where, host, answer[kind])
+                per_slice[vgpu['uuid']][slice_['index']] = answer
+        for uuid, answers in per_slice.items():
+            results[uuid, 'slices'] = [answers[i] for i in sorted(answers)]
+        return results
 
     # Periodic work -------------------------------------------------------
     def periodic(self) -> None:
@@ -151,13 +238,12 @@ class ConductorManager:
         for name in down:
             LOG.warning('Host %s stopped sending heartbeats: marked down', name)
         stuck_after = self.conf.conductor.stuck_after
-        for uuid in V.stuck(self.ctx, (V.SCHEDULED, V.PREPARING), stuck_after):
-            LOG.info('Re-driving vGPU %s left before ACTIVE', uuid)
-            V.set_state(self.ctx, uuid, V.SCHEDULED, expected=(V.PREPARING,))
-            self.prepare(uuid)
-        for uuid in V.stuck(self.ctx, (V.RELEASING,), stuck_after):
-            self.release(uuid)
-        for uuid in V.leaked(self.ctx):
-            vgpu = V.get_vgpu(self.ctx, uuid)
-            if self._release_slices(vgpu):
-                V.free_capacity(self.ctx, uuid, V.ERROR)
+        stuck = V.stuck(self.ctx, (V.SCHEDULED, V.PREPARING), stuck_after)
+        if stuck:
+            LOG.info('Re-driving vGPUs left before ACTIVE: %s', ', '.join(stuck))
+            self.prepare_many(stuck)
+        self.release_many(V.stuck(self.ctx, (V.RELEASING,), stuck_after))
+        leaked = V.get_vgpus(self.ctx, V.leaked(self.ctx))
+        released = self._release_slices(leaked)
+        if released:
+            V.free_capacities(self.ctx, released, V.ERROR)

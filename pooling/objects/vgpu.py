@@ -86,6 +86,23 @@ def get_vgpu(context, uuid: str, project_id=None) -> dict:
     return _to_dict(row, _slices(context.session, [row.id]).get(row.id, []))
 
 
+def _many(session, uuids, state=None, lock=False) -> list[dict]:
+    query = sa.select(models.VGPU).where(models.VGPU.uuid.in_(list(uuids)))
+    if state:
+        query = query.where(models.VGPU.state == state)
+    if lock:
+        query = query.order_by(models.VGPU.id).with_for_update()
+    rows = session.scalars(query).all()
+    slices = _slices(session, [r.id for r in rows])
+    return [_to_dict(r, slices.get(r.id, [])) for r in rows]
+
+
+@db_api.reader
+def get_vgpus(context, uuids, state=None) -> list[dict]:
+    """The vGPUs among ``uuids`` (in ``state`` if given); missing ones are skipped."""
+    return _many(context.session, uuids, state) if uuids else []
+
+
 # NOTE: InnoDB may pick a claim or a release as a deadlock victim (the first
 # claims of a project both insert its usage row); the whole transaction is
 # retried, which is safe because it either committed entirely or not at all.
@@ -165,6 +182,41 @@ def _take(session, assignment) -> int:
 
 
 @db_api.writer
+def begin_prepare(context, uuids) -> list[dict]:
+    """SCHEDULED (or a re-driven PREPARING) → PREPARING for ``uuids``, in one transaction.
+
+    Returns the vGPUs that are now PREPARING; the rest were deleted or failed
+    meanwhile and are left alone.
+    """
+    if not uuids:
+        return []
+    v = models.VGPU
+    context.session.execute(
+        sa.update(v).where(v.uuid.in_(list(uuids)), v.state.in_((SCHEDULED, PREPARING)))
+        .values(state=PREPARING, state_reason='').execution_options(synchronize_session=False))
+    return _many(context.session, uuids, PREPARING)
+
+
+@db_api.writer
+def activate(context, attachments: dict) -> list[str]:
+    """PREPARING → ACTIVE with each vGPU's attachment (``{uuid: attachment}``).
+
+    Returns the uuids that went ACTIVE; one that is not PREPARING any more was
+    deleted while its slices were prepared, and the caller releases it.
+    """
+    v = models.VGPU
+    done = []
+    for uuid in sorted(attachments):
+        result = context.session.execute(
+            sa.update(v).where(v.uuid == uuid, v.state == PREPARING)
+            .values(state=ACTIVE, state_reason='', attachment=base.dumps(attachments[uuid]))
+            .execution_options(synchronize_session=False))
+        if result.rowcount == 1:
+            done.append(uuid)
+    return done
+
+
+@db_api.writer
 def set_state(context, uuid: str, state: str, reason: str = '', attachment=None,
               expected: tuple | None = None) -> bool:
     """Move a vGPU to ``state``; with ``expected``, only from one of those states."""
@@ -188,38 +240,49 @@ def request_delete(context, uuid: str, project_id=None) -> dict:
     return _to_dict(row, _slices(context.session, [row.id]).get(row.id, []))
 
 
+def free_capacity(context, uuid: str, final_state: str, reason: str = '') -> bool:
+    """Give back one vGPU's capacity and set ``final_state`` (see free_capacities)."""
+    return bool(free_capacities(context, [uuid], final_state, reason))
+
+
 @oslo_db_api.wrap_db_retry(max_retries=5, retry_on_deadlock=True, retry_interval=0.05,
                            inc_retry_interval=True)
 @db_api.writer
-def free_capacity(context, uuid: str, final_state: str, reason: str = '') -> bool:
-    """Give back the vGPU's device capacity and quota, once, and set ``final_state``.
+def free_capacities(context, uuids, final_state: str, reason: str = '') -> list[str]:
+    """Give back the vGPUs' device capacity, once, and set ``final_state``; one transaction.
 
-    Returns False when it held nothing any more (another pass freed it).
+    Returns the uuids whose capacity this call freed (the others held nothing
+    any more: another pass freed it). Batching matters under load: a release
+    storm costs one transaction, and one UPDATE per touched device.
     """
     session = context.session
-    row = session.scalars(sa.select(models.VGPU).where(models.VGPU.uuid == uuid)
-                          .with_for_update()).first()
-    if row is None:
-        return False
-    freed = row.holds_capacity
-    if freed:
-        # Devices in uuid order, as a claim takes them (BUG-4).
-        slices = session.execute(
-            sa.select(models.Slice, models.Device.uuid)
-            .join(models.Device, models.Device.id == models.Slice.device_id)
-            .where(models.Slice.vgpu_id == row.id).order_by(models.Device.uuid)).all()
-        for s, _device_uuid in slices:
-            d = models.Device
-            session.execute(
-                sa.update(d).where(d.id == s.device_id)
-                .values(compute_used=d.compute_used - s.compute_milli,
-                        memory_used=d.memory_used - s.memory_mb, generation=d.generation + 1)
-                .execution_options(synchronize_session=False))
+    rows = session.scalars(sa.select(models.VGPU).where(models.VGPU.uuid.in_(list(uuids)))
+                           .order_by(models.VGPU.id).with_for_update()).all()
+    holding = {r.id: r for r in rows if r.holds_capacity}
+    deltas: dict[str, list] = {}
+    if holding:
+        for s, device_uuid in session.execute(
+                sa.select(models.Slice, models.Device.uuid)
+                .join(models.Device, models.Device.id == models.Slice.device_id)
+                .where(models.Slice.vgpu_id.in_(list(holding)))):
+            delta = deltas.setdefault(device_uuid, [s.device_id, 0, 0])
+            delta[1] += s.compute_milli
+            delta[2] += s.memory_mb
+    # Devices in uuid order, as a claim takes them (BUG-4).
+    d = models.Device
+    for device_uuid in sorted(deltas):
+        device_id, compute, memory = deltas[device_uuid]
+        session.execute(
+            sa.update(d).where(d.id == device_id)
+            .values(compute_used=d.compute_used - compute, memory_used=d.memory_used - memory,
+                    generation=d.generation + 1)
+            .execution_options(synchronize_session=False))
+    for row in rows:
         row.holds_capacity = False
-    row.state = final_state
-    if reason or final_state != ERROR:
-        row.state_reason = reason
-    return freed
+        row.state = final_state
+        if reason or final_state != ERROR:
+            row.state_reason = reason
+    return [r.uuid for r in holding.values()]
 
 
 @db_api.reader
