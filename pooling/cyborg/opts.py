@@ -1,13 +1,17 @@
-"""[cyborg] options: whether the conductor keeps Cyborg in sync, and how it reaches it.
+"""[cyborg] and [placement] options: whether the conductor keeps Cyborg and
+Placement in step with the pool, and how it reaches them.
 
 Registered on the ConfigOpts the caller passes (no global CONF). ``list_opts``
 feeds oslo-config-generator; ``register_opts`` is what pooling.conf calls.
+``[placement]`` holds only keystoneauth options (service_type ``placement``);
+without an ``auth_type`` there, the ``[cyborg]`` service user is used.
 """
 
 from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
 
 GROUP = 'cyborg'
+PLACEMENT_GROUP = 'placement'
 
 OPTS = [
     cfg.BoolOpt('enabled', default=False,
@@ -19,8 +23,15 @@ OPTS = [
     cfg.IntOpt('max_slots_per_profile', default=16, min=1, max=256,
                help='Most slots one host reports for one profile (Cyborg keeps one attach '
                     'handle per slot).'),
-    cfg.IntOpt('sync_interval', default=10, min=1,
-               help='Seconds between two sync passes (publish profiles, reconcile ARQs).'),
+    # NOTE: Placement is the only gate Nova reschedules on, and each pass
+    # sets our deployables' ``reserved`` from the pool. Capacity taken through
+    # another platform is over-offered to Nova for up to one interval, so it
+    # is short; a pass costs one Placement GET when nothing changed.
+    cfg.IntOpt('sync_interval', default=5, min=1,
+               help='Seconds between two sync passes (publish profiles, reconcile ARQs, '
+                    'set the reserved inventory of our Placement resource providers). '
+                    'Capacity taken through another platform stays offered to Nova for '
+                    'up to this long.'),
     cfg.IntOpt('published_cache_seconds', default=10, min=0,
                help='How long pooling-api trusts its last look at which device profiles '
                     'Cyborg has (for the "published" field of /v1/profiles).'),
@@ -34,23 +45,32 @@ def _ks_opts():
             + ks_loading.get_adapter_conf_options(include_deprecated=False))
 
 
+def _register_ks(conf, group, service_type):
+    ks_loading.register_session_conf_options(conf, group)
+    ks_loading.register_auth_conf_options(conf, group)
+    ks_loading.register_adapter_conf_options(conf, group, include_deprecated=False)
+    conf.set_default('service_type', service_type, group=group)
+    conf.set_default('valid_interfaces', ['internal', 'public'], group=group)
+
+
 def register_opts(conf):
     conf.register_opts(OPTS, group=GROUP)
-    ks_loading.register_session_conf_options(conf, GROUP)
-    ks_loading.register_auth_conf_options(conf, GROUP)
-    ks_loading.register_adapter_conf_options(conf, GROUP, include_deprecated=False)
-    conf.set_default('service_type', 'accelerator', group=GROUP)
-    conf.set_default('valid_interfaces', ['internal', 'public'], group=GROUP)
+    _register_ks(conf, GROUP, 'accelerator')
+    _register_ks(conf, PLACEMENT_GROUP, 'placement')
+
+
+def _unique(opts):
+    seen, merged = set(), []
+    for opt in opts:
+        if opt.dest not in seen:
+            seen.add(opt.dest)
+            merged.append(opt)
+    return merged
 
 
 def list_opts():
     """[(group, opts)] for oslo-config-generator, keystoneauth options included."""
-    seen, merged = set(), []
-    for opt in OPTS + _ks_opts():
-        if opt.dest not in seen:
-            seen.add(opt.dest)
-            merged.append(opt)
-    return [(GROUP, merged)]
+    return [(GROUP, _unique(OPTS + _ks_opts())), (PLACEMENT_GROUP, _unique(_ks_opts()))]
 
 
 def ensure(conf):

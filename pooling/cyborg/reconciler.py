@@ -9,24 +9,41 @@ attaches. A vGPU whose ARQ is gone or no longer Bound (server delete, failed
 build, shelve-offload, evacuate) is released. Nothing is released when Cyborg
 cannot be listed: a failed listing is not an empty one.
 
-A bind that no longer fits (capacity taken through another platform since the
-driver's last report) gets no vGPU and is reported in the pass's result and
-log; the driver's next report shrinks the inventory so Placement stops
-offering the slot.
+A bind that no longer fits (capacity taken through another platform between
+Nova's Placement claim and this pass: the window ``reserved.py`` narrows to
+one pass but cannot close) is never forced: the claim is the pool's
+compare-and-swap, so nothing is double-allocated. Nova has already started
+the server by then and would not reschedule anyway (a failed bind is an
+ERROR, not a reschedule), so the ARQ is recorded as an *unbound record*: a vGPU
+named after the ARQ, in ERROR, holding no capacity, with the state reason
+``bound by Cyborg but no capacity: ...`` (or ``... over quota: ...``) and the
+instance as consumer. We chose a vGPU over a log line or a field of the pass
+result because operators and the tenant already look at vGPUs (``GET
+/v1/vgpus?state=ERROR``, the CLI), it names the instance, it survives a
+conductor restart, and it needs no new API. Every later pass tries the claim
+again: when it fits, the vGPU is claimed and the record goes to DELETED; when
+the ARQ goes first, so does the record. Each pass also reports the ARQ under
+``unbound`` (with the instance) and logs it; the first failure at ERROR,
+later ones at DEBUG.
 """
 
 from oslo_log import log as logging
+from oslo_utils import uuidutils
 
 from pooling import exception
 from pooling import scheduler
 from pooling.cyborg import naming
 from pooling.cyborg import slots
+from pooling.db import api as db_api
+from pooling.db import models
+from pooling.objects import base
 from pooling.objects import device as device_obj
 from pooling.objects import profile as profile_obj
 from pooling.objects import vgpu as vgpu_obj
 
 LOG = logging.getLogger(__name__)
 V = vgpu_obj
+UNBOUND = 'bound by Cyborg but '
 
 
 def _pinned(context, arq) -> 'scheduler.Placement | None':
@@ -63,13 +80,87 @@ def bind(context, claimer, arq, profile) -> dict:
                                    % arq['attach_handle_info'].get('pool_device')) from None
 
 
+def is_unbound_record(vgpu: dict) -> bool:
+    return (vgpu['state'] == V.ERROR and not vgpu['holds_capacity']
+            and (vgpu['state_reason'] or '').startswith(UNBOUND))
+
+
+# NOTE: this insert belongs with the other vGPU writes in pooling/objects/vgpu.py;
+# it lives here while that module is being reworked. It takes no quota and no
+# device capacity (quota usage counts only vGPUs that hold capacity).
+@db_api.writer
+def record_unbound(context, spec: dict, reason: str) -> dict:
+    """Insert the ERROR vGPU that tells operators an ARQ is bound but holds nothing."""
+    consumer = spec['consumer']
+    row = models.VGPU(
+        uuid=uuidutils.generate_uuid(), name=spec['name'], project_id=spec['project_id'],
+        user_id='', state=V.ERROR, state_reason=reason, profile=spec['profile'],
+        compute_milli=spec['compute_milli'], memory_mb=spec['memory_mb'],
+        count=spec['count'], models=base.dumps(spec.get('models') or []),
+        locality=spec['locality'], isolation=spec.get('isolation'),
+        consumer_platform=consumer['platform'], consumer_host=consumer['host'],
+        consumer_id=consumer['id'], holds_capacity=False)
+    context.session.add(row)
+    context.session.flush()
+    return {'uuid': row.uuid, 'name': row.name}
+
+
+def _reason(err) -> str:
+    if isinstance(err, exception.QuotaExceeded):
+        return UNBOUND + 'over quota: %s' % err
+    return UNBOUND + 'no capacity: %s' % err
+
+
+def _ours(context) -> dict:
+    """{ARQ uuid: its vGPU}; a vGPU holding capacity wins over an unbound record."""
+    ours: dict = {}
+    for v in V.list_vgpus(context):
+        arq = naming.arq_of(v['name'])
+        if arq and (arq not in ours or is_unbound_record(ours[arq])):
+            ours[arq] = v
+    return ours
+
+
+def _bind_one(context, claimer, arq, profile, record, result) -> None:
+    """Claim the vGPU of one bound ARQ, or keep (or make) its unbound record."""
+    uuid = arq['uuid']
+    try:
+        vgpu = bind(context, claimer, arq, profile)
+    except (exception.NoCapacity, exception.QuotaExceeded) as err:
+        reason = _reason(err)
+        result['failed'][uuid] = reason
+        if record is None:
+            record = record_unbound(context, _spec(arq, profile), reason)
+            LOG.error('ARQ %s of instance %s on %s is bound but its vGPU does not fit; '
+                      'recorded as vGPU %s in ERROR, retried every pass: %s', uuid,
+                      arq['instance_uuid'], arq['hostname'], record['uuid'], reason)
+        else:
+            LOG.debug('ARQ %s of instance %s still does not fit: %s', uuid,
+                      arq['instance_uuid'], reason)
+            if record['state_reason'] != reason:
+                V.set_state(context, record['uuid'], V.ERROR, reason, expected=(V.ERROR,))
+        result['unbound'][uuid] = {'instance': arq['instance_uuid'], 'host': arq['hostname'],
+                                   'vgpu': record['uuid']}
+        return
+    if record is not None:
+        V.set_state(context, record['uuid'], V.DELETED, 'claimed as vGPU %s' % vgpu['uuid'],
+                    expected=(V.ERROR,))
+        LOG.info('ARQ %s (instance %s) fits now: vGPU %s replaces unbound record %s', uuid,
+                 arq['instance_uuid'], vgpu['uuid'], record['uuid'])
+    LOG.info('ARQ %s (instance %s) -> vGPU %s', uuid, arq['instance_uuid'], vgpu['uuid'])
+    result['bound'].append(vgpu['uuid'])
+    return vgpu
+
+
 def reconcile(context, conf, arqs, claimer, prepare, release) -> dict:
     """One pass over Cyborg's ARQ list ``arqs``.
 
     :param claimer: has ``claim(context, spec)`` (pooling.claims.ClaimService).
     :param prepare: called with a new vGPU's uuid (the conductor drives it to ACTIVE).
     :param release: called with the uuid of a vGPU moved to RELEASING.
-    :returns: {'bound': [...], 'released': [...], 'failed': {arq: reason}}.
+    :returns: {'bound': [vGPU uuids], 'released': [vGPU uuids], 'failed': {arq: reason},
+        'unbound': {arq: {instance, host, vgpu}}} where ``unbound`` are the
+        bound ARQs that hold no capacity (their unbound record is ``vgpu``).
     """
     prefix = conf.cyborg.profile_prefix
     profiles = {naming.device_profile_name(prefix, p['name']): p
@@ -77,28 +168,25 @@ def reconcile(context, conf, arqs, claimer, prepare, release) -> dict:
     bound = {a['uuid']: a for a in arqs
              if (a.get('device_profile_name') or '').startswith(prefix)
              and a.get('state') == 'Bound' and a.get('instance_uuid') and a.get('hostname')}
-    ours = {naming.arq_of(v['name']): v for v in V.list_vgpus(context)
-            if naming.arq_of(v['name'])}
-    result = {'bound': [], 'released': [], 'failed': {}}
+    ours = _ours(context)
+    result = {'bound': [], 'released': [], 'failed': {}, 'unbound': {}}
     for uuid, arq in sorted(bound.items()):
-        if uuid in ours:
+        have = ours.get(uuid)
+        if have is not None and not is_unbound_record(have):
             continue
         profile = profiles.get(arq['device_profile_name'])
         if profile is None:
             result['failed'][uuid] = 'no pool profile for %s' % arq['device_profile_name']
             continue
-        try:
-            vgpu = bind(context, claimer, arq, profile)
-        except (exception.NoCapacity, exception.QuotaExceeded) as err:
-            LOG.error('ARQ %s of instance %s is bound but its vGPU does not fit: %s',
-                      uuid, arq['instance_uuid'], err)
-            result['failed'][uuid] = str(err)
-            continue
-        LOG.info('ARQ %s (instance %s) -> vGPU %s', uuid, arq['instance_uuid'], vgpu['uuid'])
-        prepare(vgpu['uuid'])
-        result['bound'].append(vgpu['uuid'])
+        vgpu = _bind_one(context, claimer, arq, profile, have, result)
+        if vgpu is not None:
+            prepare(vgpu['uuid'])
     for arq_uuid, vgpu in sorted(ours.items()):
         if arq_uuid in bound or vgpu['state'] in (V.RELEASING, V.DELETED):
+            continue
+        if is_unbound_record(vgpu):
+            V.set_state(context, vgpu['uuid'], V.DELETED, 'ARQ %s is gone' % arq_uuid,
+                        expected=(V.ERROR,))
             continue
         if vgpu['state'] == V.ERROR and not vgpu['holds_capacity']:
             continue

@@ -1,14 +1,17 @@
 """What the pool can give one Nova compute host, per profile: the Cyborg driver's view.
 
-For each profile the scheduler is asked, on a private copy of the pool model,
-how many vGPUs of that shape it could place for a consumer on this host (local
-cards, and cards of the host's fabric when the profile allows remote), up to
-``[cyborg] max_slots_per_profile``. vGPUs already serving Nova instances on
-this host from that profile count as slots too, so the inventory Cyborg
-reports to Placement stays put while they run (Placement holds their
-allocations). Profiles share cards, so two profiles may each count the same
-free capacity: Placement cannot express that, and a bind that no longer fits
-is refused by the reconciler.
+For each profile the scheduler is asked, on a model of the pool loaded for
+the call (what it tries is taken back), how many vGPUs of that shape it could
+place for a consumer on this host (local cards, and cards of the host's fabric
+when the profile allows remote), up to ``[cyborg] max_slots_per_profile``.
+vGPUs already serving Nova instances on this host from that profile count as
+slots too, so the inventory Cyborg reports to Placement stays put while they
+run (Placement holds their allocations). Cyborg reports this at most every
+60 s; between reports the conductor's Placement step (``reserved.py``) hides
+from Nova what the pool can no longer give, using ``free_count``. Profiles
+share cards, so two profiles may each count the same free capacity: Placement
+cannot express that, and a bind that no longer fits is refused by the
+reconciler.
 
 Each slot has an attach handle: PCI (with the card's address) for a whole
 local card, which Nova attaches; TEST_PCI, which Nova passes over, carrying the
@@ -55,19 +58,37 @@ def spec_for(profile: dict, host: str) -> dict:
             'consumer': {'platform': 'nova', 'host': host, 'id': None}}
 
 
-def _free_placements(context, conf, spec, limit):
-    model = claims.load_model(context)
+def _free_placements(model, conf, spec, limit) -> list:
+    """Up to ``limit`` placements of ``spec`` the pool could make now, one after the other.
+
+    They are tried on ``model`` and taken back before returning, so one
+    model serves every profile and host of a pass.
+    """
     sched = scheduler.Scheduler(model, policy=conf.scheduler.policy)
     request = claims.to_request(spec)
     found = []
-    while len(found) < limit:
-        try:
-            placement = sched.select(request)
-        except (scheduler.NoValidHost, ValueError):
-            break
-        model.apply(placement)
-        found.append(placement)
+    try:
+        while len(found) < limit:
+            try:
+                placement = sched.select(request)
+            except (scheduler.NoValidHost, ValueError):
+                break
+            model.apply(placement)
+            found.append(placement)
+    finally:
+        for placement in found:
+            model.release(placement)
     return found
+
+
+def free_count(model, conf, profile: dict, host: str) -> int:
+    """How many more vGPUs of ``profile`` the pool can give a Nova instance on ``host`` now.
+
+    vGPUs already held are not counted (unlike ``host_slots``' totals); at
+    most ``[cyborg] max_slots_per_profile``.
+    """
+    return len(_free_placements(model, conf, spec_for(profile, host),
+                                conf.cyborg.max_slots_per_profile))
 
 
 def host_slots(context, conf, host: str) -> list[dict]:
@@ -78,11 +99,11 @@ def host_slots(context, conf, host: str) -> list[dict]:
                if v['state'] in LIVE and naming.arq_of(v['name'])
                and (v['consumer'] or {}).get('host') == host]
     limit = conf.cyborg.max_slots_per_profile
+    model = claims.load_model(context)
     out = []
     for profile in profile_obj.list_profiles(context):
         held = [v for v in serving if v['profile'] == profile['name']]
-        free = _free_placements(context, conf, spec_for(profile, host),
-                                max(0, limit - len(held)))
+        free = _free_placements(model, conf, spec_for(profile, host), max(0, limit - len(held)))
         handles, local = [], 0
         first = [devices.get(v['slices'][0]['device_uuid']) if v['slices'] else None
                  for v in held]

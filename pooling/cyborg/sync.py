@@ -1,11 +1,16 @@
-"""The conductor's entry point for Cyborg: publish profiles, reconcile ARQs.
+"""The conductor's entry point for Cyborg: publish profiles, reconcile ARQs, keep
+Placement in step.
 
 pooling-conductor calls ``run_once(ctx, conf, conductor)`` every
-``[cyborg] sync_interval`` seconds when ``[cyborg] enabled`` is true. Each half
-runs even when the other fails, and a Cyborg outage only logs: the next pass
-catches up, whatever restarted in between. Passes never overlap within one
-process; run it in one conductor only (vGPU names are not unique in the DB, so
-two reconcilers racing on one ARQ could both claim).
+``[cyborg] sync_interval`` seconds when ``[cyborg] enabled`` is true. A pass
+publishes the pool's profiles, turns bound ARQs into vGPUs and releases those
+whose ARQ went (``reconciler``), then sets the reserved inventory of our
+deployables in Placement from the pool as it is after those claims and
+releases (``reserved``). Each step runs even when another fails, and an
+outage only logs: the next pass catches up, whatever restarted in between.
+Passes never overlap within one process; run it in one conductor only (vGPU
+names are not unique in the DB, so two reconcilers racing on one ARQ could
+both claim).
 """
 
 import threading
@@ -15,8 +20,10 @@ from oslo_log import log as logging
 from pooling import claims
 from pooling.cyborg import client as cyborg_client
 from pooling.cyborg import opts
+from pooling.cyborg import placement as placement_client
 from pooling.cyborg import publisher
 from pooling.cyborg import reconciler
+from pooling.cyborg import reserved
 from pooling.objects import profile as profile_obj
 
 LOG = logging.getLogger(__name__)
@@ -31,13 +38,21 @@ def _cached(conf, key, factory):
     return _STATE[k]
 
 
-def run_once(ctx, conf, conductor=None, cyborg=None, claimer=None) -> dict:
+def run_once(ctx, conf, conductor=None, cyborg=None, claimer=None, placement=None) -> dict:
     """One sync pass. ``conductor`` is the ConductorManager (prepare/release in-process);
-    without it the conductor's RPC API is used."""
+    without it the conductor's RPC API is used.
+
+    :returns: what each step did: ``published`` (publisher.sync), ``arqs``
+        (reconciler.reconcile), ``placement`` (reserved.sync); a step that
+        failed is left out.
+    """
     if not opts.ensure(conf).cyborg.enabled:
         return {}
     cyborg = cyborg or _cached(conf, 'client', lambda: cyborg_client.CyborgClient(conf))
     claimer = claimer or _cached(conf, 'claims', lambda: claims.ClaimService(conf))
+    placement = placement or _cached(conf, 'placement',
+                                     lambda: placement_client.PlacementClient(conf))
+    cache = _cached(conf, 'providers', dict)
     if conductor is not None:
         prepare, release = conductor.prepare, conductor.release
     else:
@@ -47,7 +62,12 @@ def run_once(ctx, conf, conductor=None, cyborg=None, claimer=None) -> dict:
         prepare = lambda uuid: api.prepare_vgpu(ctx, uuid)  # noqa: E731
         release = lambda uuid: api.release_vgpu(ctx, uuid)  # noqa: E731
     with _LOCK:
-        return _pass(ctx, conf, cyborg, claimer, prepare, release)
+        out = _pass(ctx, conf, cyborg, claimer, prepare, release)
+        try:
+            out['placement'] = reserved.sync(ctx, conf, placement, cache)
+        except Exception as err:
+            LOG.warning('Keeping Placement in step with the pool failed: %s', err)
+        return out
 
 
 def _pass(ctx, conf, cyborg, claimer, prepare, release) -> dict:

@@ -67,8 +67,13 @@ def test_published_field_only_when_cyborg_is_known():
     assert [(p['name'], p['published']) for p in out] == [('quarter', True), ('half', False)]
 
 
-def test_list_opts_has_the_group_and_keystoneauth_options():
-    [(group, options)] = opts.list_opts()
-    names = {o.dest for o in options}
-    assert group == 'cyborg'
+def test_list_opts_has_the_groups_and_keystoneauth_options():
+    groups = dict(opts.list_opts())
+    assert set(groups) == {'cyborg', 'placement'}
+    names = {o.dest for o in groups['cyborg']}
     assert {'enabled', 'profile_prefix', 'auth_type', 'service_type', 'timeout'} <= names
+    assert {'auth_type', 'service_type', 'endpoint_override'} <= {
+        o.dest for o in groups['placement']}
+    conf = _conf(True)
+    assert conf.placement.service_type == 'placement'
+    assert conf.cyborg.sync_interval == 5
