@@ -22,7 +22,6 @@ import oslo_messaging as messaging
 from oslo_utils import timeutils
 
 from pooling import context as pooling_context
-from pooling import exception
 from pooling.agent import rpcapi as agent_rpcapi
 from pooling.objects import host as host_obj
 from pooling.objects import vgpu as vgpu_obj
@@ -201,7 +200,8 @@ class ConductorManager:
         """One ``method`` call per host with every slice of ``vgpus`` it holds.
 
         Returns {uuid: None when every slice succeeded, else (kind, where,
-        host, error) of its first failure} plus {(uuid, 'slices'): [per-slice results in index order]}.
+        host, error) of its first failure} plus {(uuid, 'slices'): [per-slice
+        results in index order]}.
         """
         by_host = collections.defaultdict(list)
         for vgpu in vgpus:

@@ -48,6 +48,11 @@ def delete_quota(context, project_id: str) -> None:
     context.session.execute(sa.delete(models.Quota).where(models.Quota.project_id == project_id))
 
 
+# Built once: every claim runs it first (see consume).
+_LOCK_QUOTA = (sa.select(models.Quota.vgpus, models.Quota.memory_mb, models.Quota.compute_milli)
+               .where(models.Quota.project_id == sa.bindparam('b_project')).with_for_update())
+
+
 def consume(session, project_id: str, vgpus: int, memory_mb: int, compute_milli: int) -> None:
     """Check quota inside the caller's claim transaction, or raise QuotaExceeded.
 
@@ -56,8 +61,7 @@ def consume(session, project_id: str, vgpus: int, memory_mb: int, compute_milli:
     usage read that follows sees every claim committed before the lock was
     granted (InnoDB takes its snapshot at the first plain read).
     """
-    quota = session.scalars(sa.select(models.Quota).where(models.Quota.project_id == project_id)
-                            .with_for_update()).first()
+    quota = session.connection().execute(_LOCK_QUOTA, {'b_project': project_id}).first()
     if quota is None or all(getattr(quota, r) == UNLIMITED for r in RESOURCES):
         return
     usage = _usage(session, project_id)

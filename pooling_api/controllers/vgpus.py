@@ -112,6 +112,6 @@ def delete_vgpu(req, ident):
     """DELETE /v1/vgpus/{uuid} → 202; the vGPU goes RELEASING, then DELETED."""
     policy.authorize(req, policies.DELETE)
     ctx = method.context(req)
-    vgpu = vgpu_obj.request_delete(ctx, ident, project_id=_owner_filter(req))
-    req.environ['pooling.services'].conductor.release_vgpu(ctx, vgpu['uuid'])
+    uuid = vgpu_obj.request_delete(ctx, ident, project_id=_owner_filter(req))
+    req.environ['pooling.services'].conductor.release_vgpu(ctx, uuid)
     return method.respond(req, 202)

@@ -1,5 +1,7 @@
 """Policy defaults: reader / member / admin and project scope, without a server."""
 
+import os
+
 from oslo_config import cfg
 from oslo_policy import policy as o_policy
 import pytest
@@ -50,3 +52,49 @@ def test_every_rule_is_documented_and_project_scoped():
     for rule in policies.list_rules():
         assert rule.description and rule.operations
         assert rule.scope_types == ['project']
+
+
+class _Req:
+    """Just what pooling_api.policy reads of a request."""
+
+    def __init__(self, ctx):
+        self.environ = {'pooling.context': ctx}
+
+
+@pytest.fixture
+def api_policy(tmp_path):
+    from pooling_api import policy
+
+    conf = cfg.ConfigOpts()
+    conf([], project='pooling')
+    policy_file = tmp_path / 'policy.yaml'
+    policy_file.write_text('{}\n')
+    from oslo_policy import opts
+
+    opts.set_defaults(conf, policy_file=str(policy_file))
+    policy.init(conf)
+    yield policy, policy_file
+    policy.init(conf)
+
+
+def test_cached_answers_follow_the_caller(api_policy):
+    policy, _ = api_policy
+    member, reader = _ctx('p1', 'member', 'reader'), _ctx('p1', 'reader')
+    for _ in range(3):  # the second and third answers come from the cache
+        assert policy.allowed(_Req(member), vgpus.CREATE)
+        assert not policy.allowed(_Req(reader), vgpus.CREATE)
+        assert policy.allowed(_Req(reader), vgpus.SHOW, {'project_id': 'p1'})
+        assert not policy.allowed(_Req(reader), vgpus.SHOW, {'project_id': 'p2'})
+
+
+def test_an_edited_policy_file_takes_effect_after_the_cache_time(api_policy, monkeypatch):
+    policy, policy_file = api_policy
+    reader = _Req(_ctx('p1', 'reader'))
+    assert not policy.allowed(reader, vgpus.CREATE)
+    policy_file.write_text('"%s": "role:reader"\n' % vgpus.CREATE)
+    stat = policy_file.stat()  # oslo.policy reloads on a changed mtime
+    os.utime(policy_file, (stat.st_atime, stat.st_mtime + 10))
+    assert not policy.allowed(reader, vgpus.CREATE)  # still the cached answer
+    clock = [policy.time.monotonic() + policy.CACHE_SECONDS + 0.1]
+    monkeypatch.setattr(policy.time, 'monotonic', lambda: clock[0])
+    assert policy.allowed(reader, vgpus.CREATE)
