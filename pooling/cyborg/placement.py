@@ -47,13 +47,16 @@ class PlacementClient:
             self._adapter = _adapter(self.conf)
         return self._adapter
 
-    def _call(self, method, path, ok, **kwargs):
+    def _request(self, method, path, **kwargs):
         try:
-            resp = self.adapter.request(path, method, raise_exc=False,
+            return self.adapter.request(path, method, raise_exc=False,
                                         headers={'OpenStack-API-Version': MICROVERSION},
                                         **kwargs)
         except Exception as err:  # keystoneauth connection, catalog and auth failures
             raise PlacementError('%s %s: %s' % (method, path, err)) from err
+
+    def _call(self, method, path, ok, **kwargs):
+        resp = self._request(method, path, **kwargs)
         if resp.status_code == 409 and 'placement.concurrent_update' in resp.text:
             raise GenerationConflict('%s %s: %s' % (method, path, resp.text[:300]))
         if resp.status_code not in ok:
@@ -63,8 +66,15 @@ class PlacementClient:
 
     def providers(self, trait: str) -> list[dict]:
         """Every resource provider having ``trait`` (uuid, name, generation, parents)."""
-        return self._call('GET', '/resource_providers?required=%s' % trait,
-                          (200,))['resource_providers']
+        path = '/resource_providers?required=%s' % trait
+        resp = self._request('GET', path)
+        # NOTE: a trait nobody created yet (Cyborg creates ours with our first
+        # deployable) is a 400 in Placement; no provider has it.
+        if resp.status_code == 400 and 'No such trait' in resp.text:
+            return []
+        if resp.status_code != 200:
+            raise PlacementError('GET %s -> %s %s' % (path, resp.status_code, resp.text[:300]))
+        return resp.json()['resource_providers']
 
     def inventories(self, rp_uuid: str) -> tuple[int, dict]:
         """(generation, {resource class: inventory}) of one provider."""

@@ -28,8 +28,9 @@ provider to be over capacity; it only refuses new allocations).
 
 A provider is written only when its ``reserved`` changes, with its
 generation; a conflict (Cyborg's conductor or Nova wrote it meanwhile) is read
-again and decided again. Providers whose generation has not moved since the
-last pass are not read again, so a quiet pass costs one GET.
+again and decided again. A provider whose generation has not moved since the
+last pass is not read again, except for its allocations while it has some, so
+a pass costs one GET plus one per deployable that serves Nova instances.
 """
 
 import collections
@@ -92,14 +93,26 @@ class Pass:
         self.profiles, self.held, self.free = profiles, held, free
 
     def _read(self, rp: dict) -> tuple[int, dict, dict]:
+        # NOTE: Placement bumps a provider's generation when its inventory
+        # changes or allocations are made against it, but not when
+        # allocations are deleted (DELETE /allocations/{consumer}). So what
+        # we read is reused only for a provider whose generation has not
+        # moved and that had no allocations then; a provider with Nova
+        # instances on it has its allocations read every pass.
         cached = self.cache.get(rp['uuid'])
         if cached is not None and cached[0] == rp['generation']:
-            return cached
+            if not cached[2]:
+                return cached
+            generation, allocations = self.client.allocations(rp['uuid'])
+            if generation == cached[0]:
+                return (generation, cached[1], allocations)
         generation, inventories = self.client.inventories(rp['uuid'])
         alloc_generation, allocations = self.client.allocations(rp['uuid'])
         state = (generation, inventories, allocations)
         if alloc_generation == generation:
             self.cache[rp['uuid']] = state
+        else:
+            self.cache.pop(rp['uuid'], None)
         return state
 
     def wanted(self, rp: dict, inventories: dict, allocations: dict) -> dict:

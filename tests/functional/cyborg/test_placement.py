@@ -82,7 +82,7 @@ def test_placement_follows_the_pool_and_a_bind_that_slips_through_holds_nothing(
 
     # Another platform takes a whole card: the next pass hides its 4 quarters from Nova,
     # long before Cyborg's next report would shrink the inventory.
-    take(100, 81920, 'whole-card')
+    whole = take(100, 81920, 'whole-card')
     assert run()['placement']['updated'] == {RP_NAME: {RC: 4}}
     assert _inventory(placement, rp) == {'total': 8, 'reserved': 4, 'free': 4}
 
@@ -94,7 +94,8 @@ def test_placement_follows_the_pool_and_a_bind_that_slips_through_holds_nothing(
     arq1 = dict(_arq('pool-quarter', 'gpu-a'), instance_uuid=inst1)
     cyborg.arqs = [arq1]
     out = run()
-    assert len(out['arqs']['bound']) == 1 and out['arqs']['unbound'] == {}
+    [vgpu1] = out['arqs']['bound']
+    assert out['arqs']['unbound'] == {}
     assert _inventory(placement, rp) == {'total': 8, 'reserved': 4, 'free': 3}
 
     # The rest of the second card goes elsewhere: Placement refuses Nova's next claim,
@@ -149,16 +150,26 @@ def test_placement_follows_the_pool_and_a_bind_that_slips_through_holds_nothing(
     assert run()['placement']['updated'] == {RP_NAME: {RC: 2}}
     assert _inventory(placement, rp) == {'total': 6, 'reserved': 2, 'free': 2}
 
-    # The servers go: Nova drops its allocations, Cyborg its ARQs; all comes back.
-    for consumer in (inst1, inst2):
-        placement.call('DELETE', '/allocations/' + consumer)
+    # Nova deletes server 2: its allocation goes first (Placement does not bump the
+    # provider generation for that), its ARQ a moment later. Until the vGPU is
+    # released it still holds the pool's capacity, so nothing more is offered.
+    placement.call('DELETE', '/allocations/' + inst2)
+    assert run()['placement']['updated'] == {RP_NAME: {RC: 3}}
+    assert _inventory(placement, rp) == {'total': 6, 'reserved': 3, 'free': 2}
+    cyborg.arqs = [arq1]
+    assert run()['arqs']['released'] == [vgpu2]
+    stack.wait_state(vgpu2, ('DELETED',))
+    run()  # (the pass that released it may already have seen the capacity back)
+    assert _inventory(placement, rp) == {'total': 6, 'reserved': 2, 'free': 3}
+
+    # Server 1 and the other platform's card go too: everything is offered again.
+    placement.call('DELETE', '/allocations/' + inst1)
     cyborg.arqs = []
-    assert len(run()['arqs']['released']) == 2
-    for v in c.get('/v1/vgpus?all_projects=true').json['vgpus']:
-        if v['name'].startswith('cyborg-arq-'):
-            stack.wait_state(v['uuid'], ('DELETED',))
+    assert run()['arqs']['released'] == [vgpu1]
+    stack.wait_state(vgpu1, ('DELETED',))
+    give_back(whole)
     run()
-    assert _inventory(placement, rp) == {'total': 6, 'reserved': 2, 'free': 4}
+    assert _inventory(placement, rp) == {'total': 6, 'reserved': 0, 'free': 6}
 
 
 def test_an_unbound_record_goes_when_its_arq_goes(stack, placement):

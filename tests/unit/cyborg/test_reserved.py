@@ -133,6 +133,19 @@ def test_nothing_written_or_read_when_nothing_changed():
     assert p.calls == [('providers', 'x')]
 
 
+def test_allocations_are_read_again_while_there_are_some():
+    """Placement does not bump a provider's generation when allocations are deleted."""
+    p = FakePlacement()
+    rp = p.add('cmp-1_pool-quarter', {RC: _inv(8, 3)}, {'i1': {RC: 1}})
+    step = _pass(p, {('quarter', 'cmp-1'): 4}, held={('cmp-1', 'quarter'): {'i1': 1}})
+    assert step.one(p.providers('x')[0]) == {}  # 8 - 3 - 1 = 4 free
+    # Nova deleted the server's allocation (same generation); its vGPU still holds capacity
+    p.rps[rp]['allocations'] = {}
+    p.calls.clear()
+    assert step.one(p.providers('x')[0]) == {RC: 4}
+    assert [c[0] for c in p.calls] == ['providers', 'allocations', 'put']
+
+
 def test_a_generation_conflict_is_read_and_decided_again():
     p = FakePlacement()
     rp = p.add('cmp-1_pool-quarter', {RC: _inv(8)})
@@ -206,6 +219,17 @@ class _Adapter:
     def request(self, path, method, **kw):
         self.seen.append((method, path, kw))
         return self.answers.pop(0)
+
+
+def test_client_reads_a_trait_nobody_created_as_no_providers():
+    missing = {'errors': [{'status': 400, 'title': 'Bad Request', 'detail': 'Invalid '
+                           'trait(s) in "required" parameter: No such trait(s): '
+                           'CUSTOM_POOLING.'}]}
+    client = placement_client.PlacementClient(None, adapter=_Adapter(
+        _Resp(400, missing), _Resp(400, {'errors': [{'detail': 'bad'}]})))
+    assert client.providers('CUSTOM_POOLING') == []
+    with pytest.raises(placement_client.PlacementError):
+        client.providers('CUSTOM_POOLING')
 
 
 def test_client_pins_1_26_and_maps_generation_conflicts():
