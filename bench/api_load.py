@@ -10,7 +10,8 @@ and writes a JSON summary and a PNG of latency against concurrency.
     python -m bench.api_load --duration 10
 
 Loopback only (127.0.0.1). Placement runs from its own venv
-(``.e2e/placement-venv``, see upstream-e2e.md "Placement alone").
+(``.e2e/placement-venv``, see upstream-e2e.md "Placement alone", or else the
+``.e2e/combo-venv`` that ``tests/openstack/install.sh`` makes).
 """
 
 import argparse
@@ -23,7 +24,13 @@ from bench import api_load_core as core
 from bench import api_load_services as services
 
 DEFAULT_OUT = services.ROOT / "bench" / "out"
-DEFAULT_PLACEMENT_VENV = services.ROOT / ".e2e" / "placement-venv"
+# Placement's own venv if one was made (upstream-e2e.md "Placement alone"), else
+# the OpenStack e2e stage's venv, which has the same pinned Placement.
+DEFAULT_PLACEMENT_VENV = next(
+    (v for v in (services.ROOT / ".e2e" / n for n in ("placement-venv", "combo-venv"))
+     if (v / "bin" / "placement-manage").exists()),
+    services.ROOT / ".e2e" / "placement-venv",
+)
 
 # Targets of issue 3, checked at the highest concurrency.
 TARGET_CLAIMS_PER_S = 200.0
@@ -195,7 +202,8 @@ def run(args) -> list[dict]:
 
 def _cpu_per_claim(before: dict, after: dict, claims: int, service: str) -> dict:
     """CPU milliseconds each part spent per successful claim (with its release)."""
-    own = {"pooling": ("pooling-api", "conductor", "agents"), "placement": ("placement",)}
+    own = {"pooling": ("pooling-api", "conductor", "agents", "rabbitmq"),
+           "placement": ("placement",)}
     keys = [k for k in own.get(service, ()) if k in after] + ["mariadb", "client"]
     return {k: round((after[k] - before.get(k, 0.0)) * 1000.0 / max(claims, 1), 2) for k in keys}
 

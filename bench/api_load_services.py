@@ -380,15 +380,17 @@ _DB_NAMES = ("mariadbd", "mysqld")
 
 
 def cpu_sample(procs: Processes) -> dict[str, float]:
-    """CPU seconds used so far by each of our services, MariaDB and this client.
+    """CPU seconds used so far by each of our services, MariaDB, RabbitMQ and this client.
 
     Read from /proc (user + system time of every process in each group); the
-    MariaDB server is shared, so its figure includes whatever else it served.
+    MariaDB and RabbitMQ servers are shared, so their figures include whatever
+    else they served (Placement uses no RabbitMQ).
     """
     groups = procs.groups()
     clk = os.sysconf("SC_CLK_TCK")
     totals = {name: 0.0 for name in set(groups.values())}
     totals["mariadb"] = 0.0
+    totals["rabbitmq"] = 0.0
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -403,6 +405,8 @@ def cpu_sample(procs: Processes) -> dict[str, float]:
         name = groups.get(int(fields[2]))
         if name is None and comm in _DB_NAMES:
             name = "mariadb"
+        elif name is None and comm == "beam.smp":
+            name = "rabbitmq"
         if name is not None:
             totals[name] += (int(fields[11]) + int(fields[12])) / clk
     mine = os.times()

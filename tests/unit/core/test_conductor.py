@@ -1,4 +1,6 @@
-"""The remote endpoint a vGPU gets when its slices are on another host."""
+"""The conductor without services: remote endpoints, and the batch thread."""
+
+import threading
 
 from pooling.conductor import manager
 
@@ -19,3 +21,26 @@ def test_remote_slices_get_endpoints_and_a_fresh_token():
     second = manager._remote(_vgpu('c1', 'h1', 'h2'))
     assert [e.split(':')[0] for e in first['endpoints']] == ['h1', 'h2']
     assert len(first['token']) >= 32 and first['token'] != second['token']
+
+
+def test_the_batcher_drains_what_was_queued_and_survives_a_failure():
+    seen, done = [], threading.Event()
+
+    def work(uuids):
+        seen.append(list(uuids))
+        if uuids == ['boom']:
+            raise RuntimeError('boom')
+        if 'last' in uuids:
+            done.set()
+
+    batcher = manager._Batcher('test', work)
+    gate, started = threading.Event(), threading.Event()
+    batcher._work = lambda uuids: (started.set(), gate.wait(5), work(uuids))[2]
+    batcher.submit('boom')
+    assert started.wait(5)  # the first batch is being worked on; the rest queue up
+    for uuid in ('a', 'b', 'a', 'last'):
+        batcher.submit(uuid)
+    gate.set()
+    assert done.wait(5)
+    batcher.stop()
+    assert seen == [['boom'], ['a', 'b', 'last']]  # duplicates folded, order kept
