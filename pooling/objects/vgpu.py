@@ -339,15 +339,25 @@ def leaked(context) -> list[str]:
                                           models.VGPU.holds_capacity.is_(True))))
 
 
+# The demand the schedulers and /v1/usage look at: the most recent vGPUs only,
+# so that an API worker's model reload reads a bounded slice of the table
+# (DELETED rows stay for history) and old habits fade out.
+RECENT_VGPUS = 10000
+
+
 @db_api.reader
 def shapes_requested(context, limit: int = 3, with_counts=False) -> list[tuple]:
-    """The most common (compute_milli, memory_mb, count) shapes asked for so far.
+    """The most common (compute_milli, memory_mb, count) shapes of the recent vGPUs.
 
     With ``with_counts`` each tuple ends with how often it was asked for.
     """
     v = models.VGPU
+    recent = (sa.select(v.compute_milli, v.memory_mb, v.count)
+              .order_by(v.id.desc()).limit(RECENT_VGPUS).subquery())
     rows = context.session.execute(
-        sa.select(v.compute_milli, v.memory_mb, v.count, sa.func.count(v.id).label('n'))
-        .group_by(v.compute_milli, v.memory_mb, v.count)
-        .order_by(sa.desc('n')).limit(limit)).all()
+        sa.select(recent.c.compute_milli, recent.c.memory_mb, recent.c.count,
+                  sa.func.count().label('n'))
+        .group_by(recent.c.compute_milli, recent.c.memory_mb, recent.c.count)
+        .order_by(sa.desc('n'), recent.c.compute_milli, recent.c.memory_mb, recent.c.count)
+        .limit(limit)).all()
     return [tuple(row) if with_counts else tuple(row[:3]) for row in rows]
