@@ -2,7 +2,8 @@
 # Start the pool beside the e2e stack (after stack.sh): pooling-api under
 # gunicorn on 127.0.0.1:6388 validating Keystone tokens, pooling-conductor and
 # one pooling-agent named like the Nova compute host (sim cards); the conductor
-# runs the Cyborg sync ([cyborg] enabled). On MariaDB
+# runs the Cyborg sync ([cyborg] enabled) and keeps the reserved inventory of
+# our deployables in Placement ([placement], the pooling service user). On MariaDB
 # database e2e_pooling and RabbitMQ vhost e2e; and Nova's metadata API on 8775
 # with our vendordata target. Processes run from the project's venv; pids go
 # where unstack.sh finds them.
@@ -58,6 +59,7 @@ sync_interval = 3
 published_cache_seconds = 0
 EOC
   auth cyborg pooling | tail -n +2
+  auth placement pooling
   auth keystone_authtoken pooling
   echo "www_authenticate_uri = http://127.0.0.1:5000/v3"
 } > "$C"

@@ -4,7 +4,8 @@ Needs the stack (stack.sh) and the pool beside it (pooling-up.sh): our driver
 runs inside cyborg-agent (enabled_drivers = fake_driver,pooling), every token
 comes from Keystone, the tenant is ``demo``. Assertions 1-6 of the issue, in
 order, in one server's life. cyborg-agent discovers every 60 s (its periodic
-task's fixed spacing), so waits for Placement are sized for two cycles.
+task's fixed spacing), so waits for Cyborg's inventory are sized for two
+cycles; waits for the reserved inventory the pool sets, for a few sync passes.
 """
 
 import hashlib
@@ -24,6 +25,7 @@ pytestmark = [
 ]
 MODEL = 'A100-SXM4-80GB'
 DISCOVERY = 150  # seconds: two cyborg-agent discovery cycles and the sync pass
+PASS = 20  # seconds: a few of the pool's sync passes ([cyborg] sync_interval = 3)
 RUN = uuid.uuid4().hex[:6]
 
 
@@ -181,27 +183,74 @@ def test_pooled_vgpu_server_life(admin, demo, profiles, flavors):
     assert _free(admin) == before_free
 
 
-def test_capacity_taken_elsewhere_shrinks_the_inventory(admin, profiles):
-    """Slot counts follow the pool: a vGPU taken through another platform (here the pool's
-    own API for a CDI container, as Docker would) shrinks what Cyborg reports at the next cycle."""
+def test_capacity_taken_elsewhere_is_hidden_from_nova(admin, demo, profiles, flavors):
+    """Capacity taken through another platform (here the pool's own API for a CDI container,
+    as Docker would) leaves Placement's free capacity within one sync pass (the pool raises
+    ``reserved``), before Cyborg's next report shrinks the inventory itself; a server that no
+    longer fits is refused by Nova's scheduler (NoValidHost: no bind, no vGPU); freed
+    capacity comes back."""
     name = profiles('e2e-s-' + RUN, compute_percent=25, memory_mb=20480, models=[MODEL])
     rc = 'CUSTOM_POOL_' + name.upper().replace('-', '_')
     rp_name = '%s_pool-%s' % (cloud.HOST, name)
+    flavor = flavors('pool-s-' + RUN, 'pool-' + name)
 
-    def total():
+    def inventory():
         rp = cloud.rp_by_name(admin, rp_name)
-        if rp is None:
-            return 0
+        if rp is None:  # Cyborg deletes a deployable the driver no longer reports
+            return {'total': 0, 'reserved': 0, 'free': 0}
         inv = admin.get('placement', '/resource_providers/%s/inventories' % rp['uuid'])
-        return inv['inventories'].get(rc, {}).get('total', 0)
+        inv = inv['inventories'].get(rc, {'total': 0, 'reserved': 0})
+        used = cloud.usages(admin, rp['uuid']).get(rc, 0)
+        return {'total': inv['total'], 'reserved': inv['reserved'],
+                'free': inv['total'] - inv['reserved'] - used}
 
-    cloud.wait_for('inventory of %s at 8' % rp_name, lambda: total() == 8, timeout=DISCOVERY)
-    whole = _pool(admin, 'POST', '/v1/vgpus', json={
-        'name': 'elsewhere-' + RUN, 'compute_percent': 100, 'memory_mb': 81920,
-        'models': [MODEL], 'consumer': {'platform': 'cdi', 'host': cloud.HOST,
-                                        'id': 'container-' + RUN}})
+    def free_is(n):
+        return lambda: (lambda inv: inv if inv['free'] == n else None)(inventory())
+
+    elsewhere = []
+
+    def take_a_card(i):
+        elsewhere.append(_pool(admin, 'POST', '/v1/vgpus', json={
+            'name': 'elsewhere-%d-%s' % (i, RUN), 'compute_percent': 100, 'memory_mb': 81920,
+            'models': [MODEL], 'consumer': {'platform': 'cdi', 'host': cloud.HOST,
+                                            'id': 'container-%d-%s' % (i, RUN)}})['uuid'])
+
+    cloud.wait_for('inventory of %s at 8' % rp_name, lambda: inventory()['total'] == 8,
+                   timeout=DISCOVERY)
     try:
-        cloud.wait_for('inventory of %s at 4' % rp_name, lambda: total() == 4,
+        take_a_card(1)
+        seen = cloud.wait_for('free capacity of %s at 4' % rp_name, free_is(4), timeout=PASS)
+        # Cyborg writes reserved 0 with the total it counted, so this is the pool's pass
+        # unless Cyborg's report happened to land first
+        assert seen in ({'total': 8, 'reserved': 4, 'free': 4},
+                        {'total': 4, 'reserved': 0, 'free': 4}), seen
+        cloud.wait_for('inventory of %s at 4' % rp_name, lambda: inventory()['total'] == 4,
                        timeout=DISCOVERY)
+        cloud.wait_for('free capacity of %s at 4' % rp_name, free_is(4), timeout=PASS)
+
+        take_a_card(2)
+        cloud.wait_for('free capacity of %s at 0' % rp_name, free_is(0), timeout=PASS)
+        pool_before = _free(admin)
+        proc = demo.cli('server', 'create', '--flavor', flavor, '--image', 'e2e-image',
+                        '--nic', 'none', '--wait', 'nofit-' + RUN, check=False)
+        failed = demo.cli('server', 'show', 'nofit-' + RUN, '-f', 'json')
+        try:
+            assert proc.returncode != 0 and failed['status'] == 'ERROR'
+            assert 'No valid host' in str(failed.get('fault')), failed.get('fault')
+            assert cloud.arqs(admin, failed['id']) == []
+            assert admin.get('placement', '/allocations/%s' % failed['id'])[
+                'allocations'] == {}
+            assert _vgpus_of(admin, failed['id']) == []
+            assert _free(admin) == pool_before
+        finally:
+            demo.cli('server', 'delete', '--wait', failed['id'])
     finally:
-        admin.api('accelerator-pool').delete('/v1/vgpus/%s' % whole['uuid'])
+        for vgpu in elsewhere:
+            admin.api('accelerator-pool').delete('/v1/vgpus/%s' % vgpu)
+    # Freed capacity comes back: within a pass up to the total Cyborg last reported,
+    # and up to 8 at Cyborg's next report (which also recreates a deleted deployable).
+    left = inventory()['total']
+    if left:
+        cloud.wait_for('free capacity of %s at %d' % (rp_name, left), free_is(left),
+                       timeout=PASS)
+    cloud.wait_for('free capacity of %s at 8' % rp_name, free_is(8), timeout=DISCOVERY)
