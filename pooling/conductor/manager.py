@@ -139,14 +139,14 @@ class ConductorManager:
 
     def prepare_many(self, uuids: list) -> None:
         vgpus = V.begin_prepare(self.ctx, uuids)
-        results = self._on_agents('prepare_slices', vgpus, set())
+        failures, answers = self._on_agents('prepare_slices', vgpus, set())
         attachments = {}
         for vgpu in vgpus:
-            outcome = results[vgpu['uuid']]
+            outcome = failures.get(vgpu['uuid'])
             if outcome is None:
-                attachments[vgpu['uuid']] = {'slices': [r['attachment'] for r in
-                                                        results[vgpu['uuid'], 'slices']],
-                                             'remote': _remote(vgpu)}
+                attachments[vgpu['uuid']] = {
+                    'slices': [a['attachment'] for a in answers[vgpu['uuid']]],
+                    'remote': _remote(vgpu)}
             elif outcome[0] == 'timeout':
                 # NOTE: an agent that does not answer may be restarting; the
                 # reconciler retries until [conductor] prepare_timeout has passed.
@@ -171,10 +171,10 @@ class ConductorManager:
     def release_many(self, uuids: list) -> None:
         vgpus = V.get_vgpus(self.ctx, uuids, state=V.RELEASING)
         released = self._release_slices(vgpus)
-        freed = V.free_capacities(self.ctx, released, V.DELETED) if released else []
+        if released:
+            V.free_capacities(self.ctx, released, V.DELETED)
         for uuid in released:
             LOG.info('vGPU %s is DELETED', uuid)
-        return freed
 
     def fail(self, uuid: str, reason: str) -> None:
         """ERROR with ``reason``; slices are released and capacity freed."""
@@ -188,20 +188,17 @@ class ConductorManager:
         The others stay as they are and the reconciler tries again.
         """
         down = host_obj.down_hosts(self.ctx) if vgpus else set()
-        results = self._on_agents('release_slices', vgpus, down)
-        for vgpu in vgpus:
-            outcome = results[vgpu['uuid']]
-            if outcome is not None:
-                LOG.warning('Releasing %s of vGPU %s on %s failed: %s', outcome[1],
-                            vgpu['uuid'], outcome[2], outcome[3])
-        return [v['uuid'] for v in vgpus if results[v['uuid']] is None]
+        failures, _answers = self._on_agents('release_slices', vgpus, down)
+        for uuid, (_kind, where, host, error) in failures.items():
+            LOG.warning('Releasing %s of vGPU %s on %s failed: %s', where, uuid, host, error)
+        return [v['uuid'] for v in vgpus if v['uuid'] not in failures]
 
-    def _on_agents(self, method: str, vgpus: list, skip_hosts) -> dict:
+    def _on_agents(self, method: str, vgpus: list, skip_hosts) -> tuple[dict, dict]:
         """One ``method`` call per host with every slice of ``vgpus`` it holds.
 
-        Returns {uuid: None when every slice succeeded, else (kind, where,
-        host, error) of its first failure} plus {(uuid, 'slices'): [per-slice
-        results in index order]}.
+        Returns ``(failures, answers)``: {uuid: (kind, where, host, error)} of
+        each vGPU's first failed slice (kind ``timeout`` or ``error``), and
+        {uuid: [the agents' answers, in slice index order]}.
         """
         by_host = collections.defaultdict(list)
         for vgpu in vgpus:
@@ -211,8 +208,7 @@ class ConductorManager:
                     # slices when it comes back, so the capacity is free now.
                     continue
                 by_host[slice_['host']].append((vgpu, slice_))
-        results = {v['uuid']: None for v in vgpus}
-        per_slice = {v['uuid']: {} for v in vgpus}
+        failures, per_slice = {}, {v['uuid']: {} for v in vgpus}
         for host, items in by_host.items():
             try:
                 answers = getattr(self.agents, method)(
@@ -222,14 +218,13 @@ class ConductorManager:
             except Exception as err:
                 answers = [{'error': str(err)}] * len(items)
             for (vgpu, slice_), answer in zip(items, answers):
-                where = 'slice %d' % slice_['index']
                 kind = 'timeout' if 'timeout' in answer else 'error' if 'error' in answer else None
-                if kind and results[vgpu['uuid']] is None:
-                    results[vgpu['uuid']] = (kind, where, host, answer[kind])
+                if kind and vgpu['uuid'] not in failures:
+                    failures[vgpu['uuid']] = (kind, 'slice %d' % slice_['index'], host,
+                                              answer[kind])
                 per_slice[vgpu['uuid']][slice_['index']] = answer
-        for uuid, answers in per_slice.items():
-            results[uuid, 'slices'] = [answers[i] for i in sorted(answers)]
-        return results
+        return failures, {uuid: [answers[i] for i in sorted(answers)]
+                          for uuid, answers in per_slice.items()}
 
     # Periodic work -------------------------------------------------------
     def periodic(self) -> None:
