@@ -1,12 +1,15 @@
 """``PoolingDriver``: one Cyborg deployable per pool profile, slots as inventory.
 
 Cyborg's agent builds each enabled driver with no arguments and calls only
-``discover()`` (at start, then every ``[DEFAULT] periodic_interval``); the
+``discover()`` (at start, then every 60 s: the periodic task's fixed spacing;
+``[DEFAULT] periodic_interval`` only caps the timer's sleep); the
 conductor turns each deployable into a Placement child RP of this compute node
 with the deployable's ``rc`` attribute as resource class, ``num_accelerators``
 as inventory and its ``trait*`` attributes as traits, and keeps one attach
 handle per slot for binds. We ask the pool (``pool.py``) what it can give this
-host and translate: that is all this driver does. It imports neither pooling
+host and translate: that is all this driver does (between two reports
+pooling-conductor keeps the inventory's ``reserved`` in step with the pool:
+pooling/cyborg/reserved.py). It imports neither pooling
 nor pooling_api, and Cyborg only lazily (``to_cyborg``), so the translation is
 testable anywhere.
 
