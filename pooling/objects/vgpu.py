@@ -131,11 +131,15 @@ _RELEASE_REQUEST = (sa.update(_V).where(_V.uuid == sa.bindparam('b_uuid'), _V.st
 _RELEASE_REQUEST_OWN = _RELEASE_REQUEST.where(_V.project_id == sa.bindparam('b_project'))
 
 
-# NOTE: InnoDB may pick a claim or a release as a deadlock victim (the first
-# claims of a project both insert its usage row); the whole transaction is
-# retried, which is safe because it either committed entirely or not at all.
-@oslo_db_api.wrap_db_retry(max_retries=5, retry_on_deadlock=True, retry_interval=0.05,
-                           inc_retry_interval=True)
+# NOTE: InnoDB may pick any of these writers as a deadlock victim (a claim, a
+# DELETE, or the conductor's batches, which lock many vGPU rows at once); the
+# whole transaction is retried, which is safe because it either committed
+# entirely or not at all.
+_retried = oslo_db_api.wrap_db_retry(max_retries=5, retry_on_deadlock=True,
+                                    retry_interval=0.05, inc_retry_interval=True)
+
+
+@_retried
 @db_api.writer
 def create_claimed(context, spec: dict, placement) -> dict:
     """Insert a SCHEDULED vGPU holding ``placement``'s slices, atomically.
@@ -213,6 +217,7 @@ def _take(session, assignment) -> None:
     raise exception.GenerationConflict(uuid=assignment.device_uuid)
 
 
+@_retried
 @db_api.writer
 def begin_prepare(context, uuids) -> list[dict]:
     """SCHEDULED (or a re-driven PREPARING) → PREPARING for ``uuids``, in one transaction.
@@ -229,6 +234,7 @@ def begin_prepare(context, uuids) -> list[dict]:
     return _many(context.session, uuids, PREPARING)
 
 
+@_retried
 @db_api.writer
 def activate(context, attachments: dict) -> list[str]:
     """PREPARING → ACTIVE with each vGPU's attachment (``{uuid: attachment}``).
@@ -261,6 +267,7 @@ def set_state(context, uuid: str, state: str, reason: str = '', attachment=None,
     return context.session.execute(query.values(**values)).rowcount == 1
 
 
+@_retried
 @db_api.writer
 def request_delete(context, uuid: str, project_id=None) -> str:
     """DELETE: move to RELEASING (idempotent while releasing); returns the uuid.
@@ -282,8 +289,7 @@ def free_capacity(context, uuid: str, final_state: str, reason: str = '') -> boo
     return bool(free_capacities(context, [uuid], final_state, reason))
 
 
-@oslo_db_api.wrap_db_retry(max_retries=5, retry_on_deadlock=True, retry_interval=0.05,
-                           inc_retry_interval=True)
+@_retried
 @db_api.writer
 def free_capacities(context, uuids, final_state: str, reason: str = '') -> list[str]:
     """Give back the vGPUs' device capacity, once, and set ``final_state``; one transaction.
