@@ -8,9 +8,10 @@ whose ARQ went (``reconciler``), then sets the reserved inventory of our
 deployables in Placement from the pool as it is after those claims and
 releases (``reserved``). Each step runs even when another fails, and an
 outage only logs: the next pass catches up, whatever restarted in between.
-Passes never overlap within one process; run it in one conductor only (vGPU
-names are not unique in the DB, so two reconcilers racing on one ARQ could
-both claim).
+Passes never overlap within one process, and run only in the conductor that
+holds the database lock of ``leader`` (two reconcilers racing on one ARQ could
+both claim): every conductor may run the loop, and another one takes over at
+its next pass when the holder dies.
 """
 
 import threading
@@ -19,6 +20,7 @@ from oslo_log import log as logging
 
 from pooling import claims
 from pooling.cyborg import client as cyborg_client
+from pooling.cyborg import leader as leader_lock
 from pooling.cyborg import opts
 from pooling.cyborg import placement as placement_client
 from pooling.cyborg import publisher
@@ -44,7 +46,8 @@ def run_once(ctx, conf, conductor=None, cyborg=None, claimer=None, placement=Non
 
     :returns: what each step did: ``published`` (publisher.sync), ``arqs``
         (reconciler.reconcile), ``placement`` (reserved.sync); a step that
-        failed is left out.
+        failed is left out. ``{'skipped': reason}`` when another conductor
+        runs the sync.
     """
     if not opts.ensure(conf).cyborg.enabled:
         return {}
@@ -53,6 +56,7 @@ def run_once(ctx, conf, conductor=None, cyborg=None, claimer=None, placement=Non
     placement = placement or _cached(conf, 'placement',
                                      lambda: placement_client.PlacementClient(conf))
     cache = _cached(conf, 'providers', dict)
+    leader = _cached(conf, 'leader', leader_lock.Leader)
     if conductor is not None:
         prepare, release = conductor.prepare, conductor.release
     else:
@@ -62,6 +66,13 @@ def run_once(ctx, conf, conductor=None, cyborg=None, claimer=None, placement=Non
         prepare = lambda uuid: api.prepare_vgpu(ctx, uuid)  # noqa: E731
         release = lambda uuid: api.release_vgpu(ctx, uuid)  # noqa: E731
     with _LOCK:
+        try:
+            if not leader.held():
+                LOG.debug('Another pooling-conductor runs the Cyborg sync')
+                return {'skipped': 'another pooling-conductor runs the Cyborg sync'}
+        except Exception as err:
+            LOG.warning('Cannot tell whether this conductor runs the Cyborg sync: %s', err)
+            return {'skipped': str(err)}
         out = _pass(ctx, conf, cyborg, claimer, prepare, release)
         try:
             out['placement'] = reserved.sync(ctx, conf, placement, cache)
