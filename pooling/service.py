@@ -77,6 +77,13 @@ class ConductorService(_RPCService):
         if self.conf.cyborg.enabled:
             threading.Thread(target=self._cyborg_loop, name='cyborg-sync', daemon=True).start()
 
+    def stop(self, graceful=False):
+        super().stop(graceful)
+        if self.conf.cyborg.enabled:
+            from pooling.cyborg import sync
+
+            sync.stop(self.conf)
+
     def _cyborg_loop(self):
         """Keep Cyborg in sync (profiles published, ARQs turned into vGPUs)."""
         from pooling.cyborg import sync

@@ -28,15 +28,11 @@ later ones at DEBUG.
 """
 
 from oslo_log import log as logging
-from oslo_utils import uuidutils
 
 from pooling import exception
 from pooling import scheduler
 from pooling.cyborg import naming
 from pooling.cyborg import slots
-from pooling.db import api as db_api
-from pooling.db import models
-from pooling.objects import base
 from pooling.objects import device as device_obj
 from pooling.objects import profile as profile_obj
 from pooling.objects import vgpu as vgpu_obj
@@ -85,26 +81,6 @@ def is_unbound_record(vgpu: dict) -> bool:
             and (vgpu['state_reason'] or '').startswith(UNBOUND))
 
 
-# NOTE: this insert belongs with the other vGPU writes in pooling/objects/vgpu.py;
-# it lives here while that module is being reworked. It takes no quota and no
-# device capacity (quota usage counts only vGPUs that hold capacity).
-@db_api.writer
-def record_unbound(context, spec: dict, reason: str) -> dict:
-    """Insert the ERROR vGPU that tells operators an ARQ is bound but holds nothing."""
-    consumer = spec['consumer']
-    row = models.VGPU(
-        uuid=uuidutils.generate_uuid(), name=spec['name'], project_id=spec['project_id'],
-        user_id='', state=V.ERROR, state_reason=reason, profile=spec['profile'],
-        compute_milli=spec['compute_milli'], memory_mb=spec['memory_mb'],
-        count=spec['count'], models=base.dumps(spec.get('models') or []),
-        locality=spec['locality'], isolation=spec.get('isolation'),
-        consumer_platform=consumer['platform'], consumer_host=consumer['host'],
-        consumer_id=consumer['id'], holds_capacity=False)
-    context.session.add(row)
-    context.session.flush()
-    return {'uuid': row.uuid, 'name': row.name}
-
-
 def _reason(err) -> str:
     if isinstance(err, exception.QuotaExceeded):
         return UNBOUND + 'over quota: %s' % err
@@ -130,7 +106,7 @@ def _bind_one(context, claimer, arq, profile, record, result) -> None:
         reason = _reason(err)
         result['failed'][uuid] = reason
         if record is None:
-            record = record_unbound(context, _spec(arq, profile), reason)
+            record = V.record_unheld(context, _spec(arq, profile), reason)
             LOG.error('ARQ %s of instance %s on %s is bound but its vGPU does not fit; '
                       'recorded as vGPU %s in ERROR, retried every pass: %s', uuid,
                       arq['instance_uuid'], arq['hostname'], record['uuid'], reason)

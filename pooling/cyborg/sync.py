@@ -95,3 +95,14 @@ def _pass(ctx, conf, cyborg, claimer, prepare, release) -> dict:
         return out
     out['arqs'] = reconciler.reconcile(ctx, conf, arqs, claimer, prepare, release)
     return out
+
+
+def stop(conf) -> None:
+    """The conductor is stopping: give the sync lock back now, after any pass in flight."""
+    with _LOCK:
+        leader = _STATE.pop((id(conf), 'leader'), None)
+        if leader is not None:
+            try:
+                leader.release()
+            except Exception as err:  # the server drops it with the connection anyway
+                LOG.warning('Could not give the Cyborg sync lock back: %s', err)

@@ -139,6 +139,34 @@ _retried = oslo_db_api.wrap_db_retry(max_retries=5, retry_on_deadlock=True,
                                     retry_interval=0.05, inc_retry_interval=True)
 
 
+def _row(spec: dict, state: str, reason: str, holds_capacity: bool) -> dict:
+    """The vgpus row of a new vGPU for ``spec`` (validated, internal units)."""
+    consumer = spec.get('consumer') or {}
+    now = timeutils.utcnow()
+    return dict(
+        uuid=spec.get('uuid') or uuidutils.generate_uuid(), name=spec.get('name') or '',
+        project_id=spec['project_id'], user_id=spec.get('user_id') or '', state=state,
+        state_reason=reason, profile=spec.get('profile'), compute_milli=spec['compute_milli'],
+        memory_mb=spec['memory_mb'], count=spec.get('count', 1),
+        models=base.dumps(spec.get('models') or []), locality=spec['locality'],
+        isolation=spec.get('isolation'), consumer_platform=consumer.get('platform'),
+        consumer_host=consumer.get('host'), consumer_id=consumer.get('id'), attachment=None,
+        holds_capacity=holds_capacity, created_at=now, updated_at=now)
+
+
+@db_api.writer
+def record_unheld(context, spec: dict, reason: str) -> dict:
+    """Insert a vGPU in ERROR that holds no capacity and no quota: a record, not a claim.
+
+    The Cyborg reconciler keeps one for an ARQ that Cyborg bound but the pool
+    could not back (pooling.cyborg.reconciler); quota usage counts only vGPUs
+    that hold capacity.
+    """
+    values = _row(spec, ERROR, reason, holds_capacity=False)
+    context.session.connection().execute(_INSERT_VGPU, values)
+    return _to_dict(_Values(values), [])
+
+
 @_retried
 @db_api.writer
 def create_claimed(context, spec: dict, placement) -> dict:
@@ -156,17 +184,8 @@ def create_claimed(context, spec: dict, placement) -> dict:
     # Lock order everywhere: the project's quota row, then devices by uuid.
     for assignment in sorted(placement.slices, key=lambda a: a.device_uuid):
         _take(session, assignment)
-    consumer = spec.get('consumer') or {}
-    now = timeutils.utcnow()
-    values = dict(
-        uuid=spec.get('uuid') or uuidutils.generate_uuid(), name=spec.get('name') or '',
-        project_id=spec['project_id'], user_id=spec.get('user_id') or '', state=SCHEDULED,
-        state_reason='', profile=spec.get('profile'), compute_milli=spec['compute_milli'],
-        memory_mb=spec['memory_mb'], count=count, models=base.dumps(spec.get('models') or []),
-        locality=spec['locality'], isolation=spec.get('isolation'),
-        consumer_platform=consumer.get('platform'), consumer_host=consumer.get('host'),
-        consumer_id=consumer.get('id'), attachment=None, holds_capacity=True,
-        created_at=now, updated_at=now)
+    values = _row(spec, SCHEDULED, '', holds_capacity=True)
+    now = values['created_at']
     conn = session.connection()
     vgpu_id = conn.execute(_INSERT_VGPU, values).inserted_primary_key[0]
     for idx, assignment in enumerate(placement.slices):

@@ -95,3 +95,21 @@ def test_a_pass_runs_only_in_the_holder(mysql_db):
     finally:
         db_api.get_engine().dispose()
         restore()
+
+
+def test_a_stopping_conductor_hands_the_sync_over(mysql_db):
+    from pooling import conf as pooling_conf
+    from pooling.cyborg import sync
+
+    restore = db_api.use_connection(mysql_db.url)
+    try:
+        conf = pooling_conf.new_conf([])
+        mine = sync._cached(conf, 'leader', leader.Leader)
+        other = leader.Leader(db_api.get_engine())
+        assert mine.held() and not other.held()
+        sync.stop(conf)
+        assert other.held()
+        other.release()
+    finally:
+        db_api.get_engine().dispose()
+        restore()
