@@ -9,6 +9,12 @@ bash tools/venv.sh || { echo "0 passed, 1 failed"; exit 1; }
 bash tools/ensure-services.sh
 PY="${POOLING_VENV:-$ROOT/.venv}/bin/python"
 OUT="$(mktemp -d)"
+# The upstream venv first (cached after the first run): the functional Cyborg
+# tests run a real Placement from it, and skip without it.
+if [ "${POOLING_OPENSTACK_E2E:-1}" = 1 ]; then
+    bash tests/openstack/install.sh >"$OUT/install.out" 2>&1 \
+        || { tail -n 20 "$OUT/install.out"; echo "upstream venv install failed"; }
+fi
 "$PY" -m pytest -q -p no:cacheprovider tests "$@" 2>&1 | tee "$OUT/main.log"
 rc=${PIPESTATUS[0]}
 [ "$rc" = 5 ] && rc=0   # nothing collected by a filter: not a failure of the suite

@@ -38,6 +38,15 @@ def device_profile_groups(profile: str) -> list[dict]:
              'trait:%s' % POOLING_TRAIT: 'required'}]
 
 
+# A vGPU the pool holds for Nova on one compute host and profile ([cyborg]
+# held_slots_per_profile); a bind adopts it and renames it after its ARQ.
+HOLD_PREFIX = 'cyborg-hold-'
+
+
+def hold_name(profile: str, host: str) -> str:
+    return '%s%s@%s' % (HOLD_PREFIX, profile, host)
+
+
 def vgpu_name(arq_uuid: str) -> str:
     return VGPU_PREFIX + arq_uuid
 

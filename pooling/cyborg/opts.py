@@ -23,6 +23,14 @@ OPTS = [
     cfg.IntOpt('max_slots_per_profile', default=16, min=1, max=256,
                help='Most slots one host reports for one profile (Cyborg keeps one attach '
                     'handle per slot).'),
+    cfg.IntOpt('held_slots_per_profile', default=0, min=0, max=256,
+               help='0: Nova is offered what the pool has free, kept in step with Placement '
+                    'every sync pass; capacity taken through another platform within one '
+                    'pass can still be bound by Nova, and that bind is recorded as a vGPU in '
+                    'ERROR. N > 0: the pool holds N vGPUs of each profile for each Nova '
+                    'compute host and offers Nova only those, so every bind fits and a '
+                    'server that does not fit is refused by Placement (Nova reschedules), '
+                    'at the cost of N held slots per host and profile.'),
     # NOTE: Placement is the only gate Nova reschedules on, and each pass
     # sets our deployables' ``reserved`` from the pool. Capacity taken through
     # another platform is over-offered to Nova for up to one interval, so it

@@ -25,12 +25,17 @@ again: when it fits, the vGPU is claimed and the record goes to DELETED; when
 the ARQ goes first, so does the record. Each pass also reports the ARQ under
 ``unbound`` (with the instance) and logs it; the first failure at ERROR,
 later ones at DEBUG.
+
+With held slots (``[cyborg] held_slots_per_profile``, pooling.cyborg.holds) a
+bound ARQ adopts a vGPU the pool held for its host and profile instead of
+claiming one, so it always fits.
 """
 
 from oslo_log import log as logging
 
 from pooling import exception
 from pooling import scheduler
+from pooling.cyborg import holds
 from pooling.cyborg import naming
 from pooling.cyborg import slots
 from pooling.objects import device as device_obj
@@ -63,10 +68,19 @@ def _spec(arq, profile) -> dict:
     return spec
 
 
-def bind(context, claimer, arq, profile) -> dict:
-    """Claim the vGPU for one bound ARQ; raises NoCapacity/QuotaExceeded when it won't fit."""
+def bind(context, claimer, arq, profile, held=None) -> dict:
+    """Claim the vGPU for one bound ARQ; raises NoCapacity/QuotaExceeded when it won't fit.
+
+    With ``held`` (the held slots of its host and profile, pooling.cyborg.holds)
+    one of them is adopted first: on the card of a whole-card PCI handle, or any.
+    """
     spec = _spec(arq, profile)
     placement = _pinned(context, arq)
+    if held:
+        vgpu = holds.adopt(context, held, spec,
+                           placement.slices[0].device_uuid if placement else None)
+        if vgpu is not None:
+            return vgpu
     if placement is None:
         return claimer.claim(context, spec)
     try:
@@ -97,11 +111,11 @@ def _ours(context) -> dict:
     return ours
 
 
-def _bind_one(context, claimer, arq, profile, record, result) -> None:
+def _bind_one(context, claimer, arq, profile, record, result, held=None) -> None:
     """Claim the vGPU of one bound ARQ, or keep (or make) its unbound record."""
     uuid = arq['uuid']
     try:
-        vgpu = bind(context, claimer, arq, profile)
+        vgpu = bind(context, claimer, arq, profile, held)
     except (exception.NoCapacity, exception.QuotaExceeded) as err:
         reason = _reason(err)
         result['failed'][uuid] = reason
@@ -145,6 +159,7 @@ def reconcile(context, conf, arqs, claimer, prepare, release) -> dict:
              if (a.get('device_profile_name') or '').startswith(prefix)
              and a.get('state') == 'Bound' and a.get('instance_uuid') and a.get('hostname')}
     ours = _ours(context)
+    held = holds.by_key(context) if conf.cyborg.held_slots_per_profile else {}
     result = {'bound': [], 'released': [], 'failed': {}, 'unbound': {}}
     for uuid, arq in sorted(bound.items()):
         have = ours.get(uuid)
@@ -154,7 +169,8 @@ def reconcile(context, conf, arqs, claimer, prepare, release) -> dict:
         if profile is None:
             result['failed'][uuid] = 'no pool profile for %s' % arq['device_profile_name']
             continue
-        vgpu = _bind_one(context, claimer, arq, profile, have, result)
+        vgpu = _bind_one(context, claimer, arq, profile, have, result,
+                         held.get((arq['hostname'], profile['name'])))
         if vgpu is not None:
             prepare(vgpu['uuid'])
     for arq_uuid, vgpu in sorted(ours.items()):

@@ -178,8 +178,12 @@ def _free_counter(context, conf):
     return free
 
 
-def sync(context, conf, client, cache: dict) -> dict:
+def sync(context, conf, client, cache: dict, free=None) -> dict:
     """One pass over every deployable of ours in Placement.
+
+    ``free(profile, host)``: how many units Nova may have there; by default
+    what the pool has free (``slots.free_count``), in held mode the held
+    slots (pooling.cyborg.holds.Holder).
 
     :returns: {'updated': {rp name: {rc: reserved}}, 'failed': {rp name: reason}}.
     :raises PlacementError: our providers could not be listed (nothing was changed).
@@ -192,7 +196,7 @@ def sync(context, conf, client, cache: dict) -> dict:
         return out
     step = Pass(conf, client, cache, profiles={
         naming.resource_class(p['name']): p for p in profile_obj.list_profiles(context)},
-        held=held_by_instance(context), free=_free_counter(context, conf))
+        held=held_by_instance(context), free=free or _free_counter(context, conf))
     for rp in sorted(rps, key=lambda r: r['name']):
         try:
             done = step.one(rp)

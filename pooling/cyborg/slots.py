@@ -95,15 +95,23 @@ def host_slots(context, conf, host: str) -> list[dict]:
     """The slots of every profile for Nova compute host ``host``."""
     opts.ensure(conf)
     devices = {d['uuid']: d for d in device_obj.list_devices(context)}
-    serving = [v for v in vgpu_obj.list_vgpus(context)
-               if v['state'] in LIVE and naming.arq_of(v['name'])
-               and (v['consumer'] or {}).get('host') == host]
-    limit = conf.cyborg.max_slots_per_profile
+    live = [v for v in vgpu_obj.list_vgpus(context)
+            if v['state'] in LIVE and (v['consumer'] or {}).get('host') == host]
+    serving = [v for v in live if naming.arq_of(v['name'])]
+    limit, hold = conf.cyborg.max_slots_per_profile, conf.cyborg.held_slots_per_profile
     model = claims.load_model(context)
     out = []
     for profile in profile_obj.list_profiles(context):
         held = [v for v in serving if v['profile'] == profile['name']]
-        free = _free_placements(model, conf, spec_for(profile, host), max(0, limit - len(held)))
+        want = limit
+        if hold:
+            # Held slots (pooling.cyborg.holds): one per instance served plus
+            # N, the held vGPUs first, then free placements while the holds
+            # are not claimed yet (the deployable must exist before them).
+            want = len(held) + hold
+            held += [v for v in live
+                     if v['name'] == naming.hold_name(profile['name'], host)][:hold]
+        free = _free_placements(model, conf, spec_for(profile, host), max(0, want - len(held)))
         handles, local = [], 0
         first = [devices.get(v['slices'][0]['device_uuid']) if v['slices'] else None
                  for v in held]
@@ -117,6 +125,7 @@ def host_slots(context, conf, host: str) -> list[dict]:
                                                                  profile['name']),
                     'resource_class': naming.resource_class(profile['name']),
                     'traits': naming.traits(profile['name']),
-                    'total': len(handles), 'in_use': len(held), 'local': local,
+                    'total': len(handles),
+                    'in_use': sum(1 for v in held if v in serving), 'local': local,
                     'remote': len(handles) - local, 'handles': handles})
     return out

@@ -20,6 +20,7 @@ from oslo_log import log as logging
 
 from pooling import claims
 from pooling.cyborg import client as cyborg_client
+from pooling.cyborg import holds
 from pooling.cyborg import leader as leader_lock
 from pooling.cyborg import opts
 from pooling.cyborg import placement as placement_client
@@ -75,7 +76,16 @@ def run_once(ctx, conf, conductor=None, cyborg=None, claimer=None, placement=Non
             return {'skipped': str(err)}
         out = _pass(ctx, conf, cyborg, claimer, prepare, release)
         try:
-            out['placement'] = reserved.sync(ctx, conf, placement, cache)
+            holder = None
+            if conf.cyborg.held_slots_per_profile:
+                holder = holds.Holder(ctx, conf, claimer, prepare, release)
+            out['placement'] = reserved.sync(ctx, conf, placement, cache, free=holder)
+            if holder is not None:
+                out['placement']['holds_released'] = holder.finish()
+            else:  # held mode off: give back what an earlier setting held
+                released = holds.trim(ctx, set(), holds.by_key(ctx), 0, release)
+                if released:
+                    out['placement']['holds_released'] = released
         except Exception as err:
             LOG.warning('Keeping Placement in step with the pool failed: %s', err)
         return out

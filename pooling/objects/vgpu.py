@@ -238,6 +238,25 @@ def _take(session, assignment) -> None:
 
 @_retried
 @db_api.writer
+def adopt(context, uuid: str, expected_name: str, spec: dict) -> bool:
+    """Hand a live vGPU named ``expected_name`` over to ``spec``'s name, project and consumer.
+
+    A compare-and-swap on the name, so two adopters never get the same vGPU;
+    its slices, state and attachment stay (pooling.cyborg.holds).
+    """
+    consumer = spec.get('consumer') or {}
+    result = context.session.connection().execute(
+        sa.update(_V).where(_V.uuid == uuid, _V.name == expected_name,
+                            _V.holds_capacity.is_(True),
+                            _V.state.in_((SCHEDULED, PREPARING, ACTIVE)))
+        .values(name=spec['name'], project_id=spec['project_id'],
+                user_id=spec.get('user_id') or '', consumer_platform=consumer.get('platform'),
+                consumer_host=consumer.get('host'), consumer_id=consumer.get('id')))
+    return result.rowcount == 1
+
+
+@_retried
+@db_api.writer
 def begin_prepare(context, uuids) -> list[dict]:
     """SCHEDULED (or a re-driven PREPARING) → PREPARING for ``uuids``, in one transaction.
 

@@ -191,3 +191,97 @@ def test_an_unbound_record_goes_when_its_arq_goes(stack, placement):
     out = sync.run_once(ctx, conf, conductor=conductor, cyborg=cyborg, placement=client)
     assert out['arqs'] == {'bound': [], 'released': [], 'failed': {}, 'unbound': {}}
     assert c.get('/v1/vgpus/' + record['vgpu']).json['state'] == 'DELETED'
+
+
+def test_held_slots_make_every_bind_fit(stack, placement):
+    """[cyborg] held_slots_per_profile = 1: Nova is offered only what the pool holds for it."""
+    conf = opts.ensure(stack.conf)
+    conf.set_override('enabled', True, group='cyborg')
+    conf.set_override('held_slots_per_profile', 1, group='cyborg')
+    c = stack.client
+    assert c.post('/v1/profiles', {'name': 'quarter', 'compute_percent': 25,
+                                   'memory_mb': 20480, 'models': [MODEL]}).status_int == 201
+    # The driver's report in held mode: one slot per instance served plus the held one.
+    [slots] = [s for s in c.get('/v1/slots?host=gpu-a').json['slots']
+               if s['profile'] == 'quarter']
+    assert (slots['total'], slots['in_use']) == (1, 0)
+    # (Placement is shared by this module's tests: children first, then their computes.)
+    for old in sorted(placement.call('GET', '/resource_providers')['resource_providers'],
+                      key=lambda r: r['parent_provider_uuid'] is None):
+        placement.call('DELETE', '/resource_providers/' + old['uuid'])
+    rp = _deployable(placement, 'gpu-a', 1)
+    ctx = pooling_context.get_admin_context()
+    cyborg = FakeCyborg()
+    client = placement_client.PlacementClient(conf, adapter=placement.adapter)
+    conductor = stack.services['conductor'].endpoint
+
+    def run():
+        return sync.run_once(ctx, conf, conductor=conductor, cyborg=cyborg, placement=client)
+
+    def holds():
+        return [v for v in c.get('/v1/vgpus?all_projects=true').json['vgpus']
+                if v['name'] == 'cyborg-hold-quarter@gpu-a']
+
+    out = run()
+    [hold] = holds()
+    assert hold['consumer'] == {'platform': 'nova', 'host': 'gpu-a', 'id': None}
+    assert out['placement']['holds_released'] == []
+    assert _inventory(placement, rp) == {'total': 1, 'reserved': 0, 'free': 1}
+    stack.wait_state(hold['uuid'], ('ACTIVE',))
+
+    # Another platform takes everything else on gpu-a's cards: the held slot stays.
+    taken = []
+    while True:
+        resp = c.post('/v1/vgpus', {'name': 'other-%d' % len(taken), 'compute_percent': 25,
+                                    'memory_mb': 20480, 'models': [MODEL],
+                                    'locality': 'local',
+                                    'consumer': {'platform': 'cdi', 'host': 'gpu-a', 'id': 'x'}})
+        if resp.status_int == 409:
+            break
+        assert resp.status_int == 201, resp.text
+        taken.append(resp.json['uuid'])
+    assert len(taken) == 7  # 2 A100s x 4 quarters, less the held one
+    run()
+    assert _inventory(placement, rp)['free'] == 1
+
+    # Nova claims the held slot; a second claim is refused by Placement (Nova's
+    # scheduler tries another host), before any bind.
+    inst = str(uuid.uuid4())
+    assert _claim(placement, rp, inst)
+    assert not _claim(placement, rp, str(uuid.uuid4()))
+    devices_before = {d['uuid']: d['free'] for d in c.get('/v1/devices').json['devices']}
+
+    # The bind adopts the hold: no new claim, nothing unbound, the books unchanged.
+    arq = dict(_arq('pool-quarter', 'gpu-a'), instance_uuid=inst)
+    cyborg.arqs = [arq]
+    out = run()
+    assert out['arqs']['bound'] == [hold['uuid']] and out['arqs']['unbound'] == {}
+    vgpu = c.get('/v1/vgpus/' + hold['uuid']).json
+    assert vgpu['name'] == 'cyborg-arq-' + arq['uuid']
+    assert vgpu['project_id'] == arq['project_id'] and vgpu['state'] == 'ACTIVE'
+    assert vgpu['consumer'] == {'platform': 'nova', 'host': 'gpu-a', 'id': inst}
+    assert {d['uuid']: d['free'] for d in c.get('/v1/devices').json['devices']} == (
+        devices_before)
+    assert holds() == []  # nothing left to hold: nothing more is offered
+    assert _inventory(placement, rp)['free'] == 0
+
+    # Capacity comes back: the next pass holds a slot again, Placement offers it once
+    # Cyborg's report has raised the total (one instance served plus one held).
+    for uuid_ in taken:
+        assert c.delete('/v1/vgpus/' + uuid_).status_int == 202
+    for uuid_ in taken:
+        stack.wait_state(uuid_, ('DELETED',))
+    run()
+    assert len(holds()) == 1
+    gen = placement.call('GET', '/resource_providers/' + rp)['generation']
+    placement.call('PUT', '/resource_providers/%s/inventories' % rp, {
+        'resource_provider_generation': gen, 'inventories': {RC: {'total': 2, 'max_unit': 2}}})
+    run()
+    assert _inventory(placement, rp) == {'total': 2, 'reserved': 0, 'free': 1}
+
+    # Held mode off: the holds are given back at the next pass.
+    conf.set_override('held_slots_per_profile', 0, group='cyborg')
+    [released] = run()['placement']['holds_released']
+    stack.wait_state(released, ('DELETED',))
+    assert holds() == []
+    placement.call('DELETE', '/allocations/' + inst)
