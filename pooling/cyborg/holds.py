@@ -28,7 +28,7 @@ from pooling.cyborg import slots
 from pooling.objects import vgpu as vgpu_obj
 
 LOG = logging.getLogger(__name__)
-HOLD_PROJECT = 'pooling-cyborg-holds'
+HOLD_PROJECT = vgpu_obj.HOLD_PROJECT
 
 
 def by_key(context) -> dict:

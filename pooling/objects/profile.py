@@ -8,6 +8,7 @@ from pooling import exception
 from pooling.db import api as db_api
 from pooling.db import models
 from pooling.objects import base
+from pooling.objects import vgpu as vgpu_obj
 
 
 def _to_dict(row) -> dict:
@@ -55,9 +56,12 @@ def create_profile(context, name, compute_milli, memory_mb, count=1, models_=Non
 @db_api.writer
 def delete_profile(context, ident: str) -> None:
     row = _find(context.session, ident)
+    # NOTE: vGPUs the pool holds for Nova (pooling.cyborg.holds) do not keep a
+    # profile: the next Cyborg sync pass gives them back once it is gone.
     in_use = context.session.scalar(
         sa.select(sa.func.count(models.VGPU.id))
-        .where(models.VGPU.profile == row.name, models.VGPU.state != 'DELETED'))
+        .where(models.VGPU.profile == row.name, models.VGPU.state != 'DELETED',
+               models.VGPU.project_id != vgpu_obj.HOLD_PROJECT))
     if in_use:
         raise exception.InUse(kind='Profile', ident=ident,
                               reason='%d vGPU(s) were created from it' % in_use)

@@ -20,6 +20,8 @@ from pooling.objects import base
 from pooling.objects import quota as quota_obj
 
 SCHEDULED, PREPARING, ACTIVE = 'SCHEDULED', 'PREPARING', 'ACTIVE'
+# The project of the vGPUs the pool holds for Nova (pooling.cyborg.holds).
+HOLD_PROJECT = 'pooling-cyborg-holds'
 RELEASING, DELETED, ERROR = 'RELEASING', 'DELETED', 'ERROR'
 
 

@@ -284,4 +284,15 @@ def test_held_slots_make_every_bind_fit(stack, placement):
     [released] = run()['placement']['holds_released']
     stack.wait_state(released, ('DELETED',))
     assert holds() == []
+
+    # A profile with holds may be deleted (once no instance uses it); the next pass gives
+    # its holds back.
+    conf.set_override('held_slots_per_profile', 1, group='cyborg')
     placement.call('DELETE', '/allocations/' + inst)
+    cyborg.arqs = []
+    assert run()['arqs']['released'] == [hold['uuid']]
+    stack.wait_state(hold['uuid'], ('DELETED',))
+    [again] = holds()
+    assert c.delete('/v1/profiles/quarter').status_int == 204
+    assert run()['placement']['holds_released'] == [again['uuid']]
+    stack.wait_state(again['uuid'], ('DELETED',))
