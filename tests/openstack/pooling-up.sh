@@ -57,20 +57,37 @@ reconcile_interval = 3
 enabled = true
 sync_interval = 3
 published_cache_seconds = 0
+held_slots_per_profile = ${E2E_HELD_SLOTS:-0}
 EOC
   auth cyborg pooling | tail -n +2
   auth placement pooling
   auth keystone_authtoken pooling
   echo "www_authenticate_uri = http://127.0.0.1:5000/v3"
 } > "$C"
+start_conductor_and_api() {
+  start pooling-conductor "$PV/bin/pooling-conductor" --config-file "$C"
+  start pooling-api env POOLING_CONFIG_FILES="$C" "$PV/bin/gunicorn" --bind 127.0.0.1:6388 \
+    --workers 1 --threads 4 --keep-alive 30 --access-logfile "$E/logs/pooling-api-access.log" \
+    pooling_api.wsgi:application
+  wait_http http://127.0.0.1:6388/
+}
+if [ "${1:-}" = --restart ]; then
+  # The e2e tests' way to change the pool's config (E2E_HELD_SLOTS): the
+  # conductor and the API start again on the rewritten file; the agent stays.
+  for name in pooling-conductor pooling-api; do
+    p=$(cat "$E/pids/$name")
+    kill -- "-$p" 2>/dev/null || kill "$p" 2>/dev/null || true
+    for ((i=0; i<150; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -9 -- "-$p" 2>/dev/null || true
+  done
+  log "pooling conductor and API restarted (held slots ${E2E_HELD_SLOTS:-0})"
+  start_conductor_and_api
+  exit 0
+fi
 log "pooling db"
 "$PV/bin/pooling-manage" --config-file "$C" db sync
-start pooling-conductor "$PV/bin/pooling-conductor" --config-file "$C"
 start pooling-agent "$PV/bin/pooling-agent" --config-file "$C"
-start pooling-api env POOLING_CONFIG_FILES="$C" "$PV/bin/gunicorn" --bind 127.0.0.1:6388 \
-  --workers 1 --threads 4 --access-logfile "$E/logs/pooling-api-access.log" \
-  pooling_api.wsgi:application
-wait_http http://127.0.0.1:6388/
+start_conductor_and_api
 
 log "nova metadata API with the pooling vendordata target"
 M=$E/nova-metadata/etc
@@ -94,7 +111,7 @@ s = s.replace('[neutron]\n', '[neutron]\nservice_metadata_proxy = True\n'
 open(path, 'w').write(s)
 PY
 start nova-metadata env OS_NOVA_CONFIG_DIR="$M" "$V/bin/gunicorn" --bind 127.0.0.1:8775 \
-  --workers 1 --threads 4 --pythonpath "$HERE/harness" \
+  --workers 1 --threads 4 --keep-alive 30 --pythonpath "$HERE/harness" \
   --access-logfile "$E/logs/nova-metadata-access.log" 'wsgi_shims:nova_metadata()'
 wait_http http://127.0.0.1:8775/
 echo "$SECRET" > "$E/metadata_secret"

@@ -71,7 +71,10 @@ KM=("$V/bin/keystone-manage" --config-file "$E/keystone/etc/keystone.conf")
 "${KM[@]}" bootstrap --bootstrap-password "$PW" --bootstrap-region-id RegionOne \
   --bootstrap-admin-url http://127.0.0.1:5000/v3 --bootstrap-internal-url http://127.0.0.1:5000/v3 \
   --bootstrap-public-url http://127.0.0.1:5000/v3 >/dev/null 2>&1
-G=("$V/bin/gunicorn" --workers 1 --threads 4 --pythonpath "$HERE/harness")
+# NOTE: keep-alive well above 2 s. The openstack CLI's --wait polls every 2 s on a
+# kept-alive connection; with gunicorn's default of 2 s the server closed it just as the
+# next poll went out ("Remote end closed connection without response").
+G=("$V/bin/gunicorn" --workers 1 --threads 4 --keep-alive 30 --pythonpath "$HERE/harness")
 start keystone env OS_KEYSTONE_CONFIG_DIR="$E/keystone/etc" "${G[@]}" --bind 127.0.0.1:5000 \
   --access-logfile "$E/logs/keystone-access.log" 'wsgi_shims:keystone()'
 wait_http http://127.0.0.1:5000/v3

@@ -11,6 +11,7 @@ cycles; waits for the reserved inventory the pool sets, for a few sync passes.
 import hashlib
 import hmac
 import os
+import subprocess
 import time
 import uuid
 
@@ -254,3 +255,86 @@ def test_capacity_taken_elsewhere_is_hidden_from_nova(admin, demo, profiles, fla
         cloud.wait_for('free capacity of %s at %d' % (rp_name, left), free_is(left),
                        timeout=PASS)
     cloud.wait_for('free capacity of %s at 8' % rp_name, free_is(8), timeout=DISCOVERY)
+
+
+def _restart_pool(held):
+    """pooling-conductor and pooling-api again, with [cyborg] held_slots_per_profile = held."""
+    subprocess.run(['bash', os.path.join(os.path.dirname(__file__), 'pooling-up.sh'),
+                    '--restart'], env=dict(os.environ, E2E_HELD_SLOTS=str(held)), check=True,
+                   capture_output=True, timeout=180)
+
+
+def test_held_slots_make_every_bind_fit(admin, demo, profiles, flavors):
+    """With [cyborg] held_slots_per_profile = 1 the pool holds a quarter for Nova on the
+    compute host: another platform can take everything else, a server still boots on the
+    held quarter (adopted, not claimed), and the next server is refused by Placement."""
+    # Only this profile gets holds: the earlier tests' profiles go (no vGPU uses them now).
+    for old in _pool(admin, 'GET', '/v1/profiles')['profiles']:
+        if old['name'].startswith('e2e-') and old['name'].endswith(RUN):
+            admin.api('accelerator-pool').delete('/v1/profiles/%s' % old['name'])
+    name = profiles('e2e-h-' + RUN, compute_percent=25, memory_mb=20480, models=[MODEL])
+    rc = 'CUSTOM_POOL_' + name.upper().replace('-', '_')
+    rp_name = '%s_pool-%s' % (cloud.HOST, name)
+    flavor = flavors('pool-h-' + RUN, 'pool-' + name)
+    hold_name = 'cyborg-hold-%s@%s' % (name, cloud.HOST)
+
+    def free():
+        rp = cloud.rp_by_name(admin, rp_name)
+        if rp is None:
+            return None
+        inv = admin.get('placement', '/resource_providers/%s/inventories' % rp['uuid'])
+        inv = inv['inventories'].get(rc)
+        return inv and inv['total'] - inv['reserved'] - cloud.usages(admin, rp['uuid']).get(rc, 0)
+
+    def holds():
+        return [v for v in _pool(admin, 'GET', '/v1/vgpus?all_projects=true')['vgpus']
+                if v['name'] == hold_name]
+
+    cloud.wait_for('deployable %s' % rp_name, lambda: free() is not None, timeout=DISCOVERY)
+    elsewhere, servers = [], []
+    _restart_pool(1)
+    try:
+        [hold] = cloud.wait_for('a held vGPU', lambda: [
+            v for v in holds() if v['state'] == 'ACTIVE'], timeout=PASS)
+        cloud.wait_for('Placement offering only the held slot', lambda: free() == 1,
+                       timeout=PASS)
+        while True:  # another platform takes everything else on the host's cards
+            resp = admin.api('accelerator-pool').post('/v1/vgpus', json={
+                'name': 'other-%d-%s' % (len(elsewhere), RUN), 'compute_percent': 25,
+                'memory_mb': 20480, 'models': [MODEL], 'locality': 'local',
+                'consumer': {'platform': 'cdi', 'host': cloud.HOST, 'id': 'c-' + RUN}},
+                raise_exc=False)
+            if resp.status_code == 409:
+                break
+            assert resp.status_code == 201, resp.text[:300]
+            elsewhere.append(resp.json()['uuid'])
+        assert len(elsewhere) == 7  # 2 sim A100s x 4 quarters, less the held one
+        time.sleep(2 * 3)  # two sync passes: the held slot is still offered
+        assert free() == 1
+        pool_before = _free(admin)
+
+        srv = demo.cli('server', 'create', '--flavor', flavor, '--image', 'e2e-image',
+                       '--nic', 'none', '--wait', 'held-' + RUN, '-f', 'json')
+        servers.append(srv['id'])
+        assert srv['status'] == 'ACTIVE', srv.get('fault')
+        [vgpu] = cloud.wait_for('the held vGPU adopted by %s' % srv['id'],
+                                lambda: _vgpus_of(admin, srv['id']), timeout=PASS)
+        assert vgpu['uuid'] == hold['uuid'] and vgpu['state'] == 'ACTIVE'
+        assert vgpu['project_id'] == demo.project_id
+        assert _free(admin) == pool_before  # adopted, not claimed
+
+        cloud.wait_for('nothing more offered', lambda: free() == 0, timeout=PASS)
+        proc = demo.cli('server', 'create', '--flavor', flavor, '--image', 'e2e-image',
+                        '--nic', 'none', '--wait', 'held2-' + RUN, check=False)
+        failed = demo.cli('server', 'show', 'held2-' + RUN, '-f', 'json')
+        servers.append(failed['id'])
+        assert proc.returncode != 0 and 'No valid host' in str(failed.get('fault'))
+        assert cloud.arqs(admin, failed['id']) == []
+    finally:
+        for server in servers:
+            demo.cli('server', 'delete', '--wait', server, check=False)
+        for vgpu in elsewhere:
+            admin.api('accelerator-pool').delete('/v1/vgpus/%s' % vgpu)
+        _restart_pool(0)
+    cloud.wait_for('holds given back', lambda: not [
+        v for v in holds() if v['state'] != 'DELETED'], timeout=PASS)
