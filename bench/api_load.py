@@ -16,6 +16,7 @@ Loopback only (127.0.0.1). Placement runs from its own venv
 
 import argparse
 import json
+import os
 from pathlib import Path
 import sys
 import time
@@ -193,6 +194,7 @@ def run(args) -> list[dict]:
                 summary["cpu_ms_per_claim"] = _cpu_per_claim(
                     before, services.cpu_sample(procs), result.claims, target.name
                 )
+                summary["cpu_bound_claims_per_s"] = cpu_ceiling(summary["cpu_ms_per_claim"])
                 summaries.append(summary)
                 print("  => " + _line(summary), flush=True)
     finally:
@@ -208,6 +210,18 @@ def _cpu_per_claim(before: dict, after: dict, claims: int, service: str) -> dict
     return {k: round((after[k] - before.get(k, 0.0)) * 1000.0 / max(claims, 1), 2) for k in keys}
 
 
+def cpu_ceiling(cpu_ms_per_claim: dict, cores: int | None = None) -> float:
+    """Claims/s at which this machine's cores are saturated, at the measured CPU per claim.
+
+    Every process of the run (services, database, broker, this client) shares
+    the machine, so their CPU per claim together bounds the throughput: a
+    run near this figure is CPU-bound, and a faster run needs less CPU per
+    claim or more cores.
+    """
+    total = sum(cpu_ms_per_claim.values())
+    return round((cores or os.cpu_count() or 1) * 1000.0 / total, 1) if total else 0.0
+
+
 def _line(s: dict) -> str:
     return (
         f"{s['service']:9s} c={s['concurrency']:<3d} {s['claims_per_s']:7.1f} claims/s  "
@@ -217,6 +231,8 @@ def _line(s: dict) -> str:
         + (
             "\n      cpu ms/claim: "
             + ", ".join(f"{k} {v}" for k, v in s["cpu_ms_per_claim"].items())
+            + f" (all {sum(s['cpu_ms_per_claim'].values()):.1f}; the cores saturate at "
+            f"{cpu_ceiling(s['cpu_ms_per_claim'])} claims/s)"
             if s.get("cpu_ms_per_claim")
             else ""
         )

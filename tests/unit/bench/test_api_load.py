@@ -180,3 +180,8 @@ def test_cpu_per_claim_keeps_the_service_parts(tmp_path):
     }
     sample = services.cpu_sample(services.Processes(tmp_path))
     assert {"mariadb", "client"} <= set(sample) and sample["client"] > 0
+
+
+def test_cpu_ceiling_is_cores_over_cpu_per_claim():
+    assert api_load.cpu_ceiling({"pooling-api": 8.0, "conductor": 2.0}, cores=2) == 200.0
+    assert api_load.cpu_ceiling({}, cores=2) == 0.0
