@@ -69,30 +69,23 @@ class AgentManager:
     # (its batches); each slice answers on its own, so one failure does not
     # fail the others: [{'attachment': ...} | {'error': reason}, ...].
     def prepare_slices(self, context, items: list) -> list:
-        answers = []
-        for item in items:
-            vgpu, slice_ = item['vgpu'], item['slice']
-            LOG.info('Preparing slice %s of vGPU %s on device %s', slice_['index'],
-                     vgpu['uuid'], slice_['device_uuid'])
-            try:
-                answers.append({'attachment': self.preparer.prepare(
-                    vgpu['uuid'], self._slice(vgpu, slice_))})
-            except Exception as err:
-                LOG.warning('Preparing slice %s of vGPU %s failed: %s', slice_['index'],
-                            vgpu['uuid'], err)
-                answers.append({'error': str(err)})
-        return answers
+        return self._each(items, 'Preparing', lambda uuid, slice_: {
+            'attachment': self.preparer.prepare(uuid, slice_)})
 
     def release_slices(self, context, items: list) -> list:
+        return self._each(items, 'Releasing', lambda uuid, slice_: (
+            self.preparer.release(uuid, slice_), {})[1])
+
+    def _each(self, items, doing: str, act) -> list:
         answers = []
         for item in items:
             vgpu, slice_ = item['vgpu'], item['slice']
-            LOG.info('Releasing slice %s of vGPU %s', slice_['index'], vgpu['uuid'])
+            LOG.info('%s slice %s of vGPU %s on device %s', doing, slice_['index'],
+                     vgpu['uuid'], slice_['device_uuid'])
             try:
-                self.preparer.release(vgpu['uuid'], self._slice(vgpu, slice_))
-                answers.append({})
+                answers.append(act(vgpu['uuid'], self._slice(vgpu, slice_)))
             except Exception as err:
-                LOG.warning('Releasing slice %s of vGPU %s failed: %s', slice_['index'],
+                LOG.warning('%s slice %s of vGPU %s failed: %s', doing, slice_['index'],
                             vgpu['uuid'], err)
                 answers.append({'error': str(err)})
         return answers

@@ -2,7 +2,7 @@
 
 With ``[cyborg] held_slots_per_profile`` = N > 0, each sync pass claims, for
 every Nova compute host that has a deployable of a profile in Placement, N
-vGPUs of that profile named ``hold_name(profile, host)``, in ``HOLD_PROJECT``,
+vGPUs of that profile named ``hold_name(profile, host)``, in ``vgpu_obj.HOLD_PROJECT``,
 consumer ``{platform: nova, host: <host>, id: None}``. The driver reports them
 as that host's slots (slots.host_slots), the Placement step offers Nova only
 the held slots no instance has claimed yet (reserved.py), and a bind *adopts*
@@ -13,7 +13,7 @@ Placement, where Nova's scheduler tries another host (the only reschedule
 Nova has). The next pass holds a new one. The price is N slots per host and
 profile that nobody else may use.
 
-Quota: holds are claimed in HOLD_PROJECT; an adopted hold moves to the
+Quota: holds are claimed in that project; an adopted hold moves to the
 instance's project without a quota check of ours (Nova's unified limits on
 the device profile's resource class govern Nova's instances).
 """
@@ -28,13 +28,12 @@ from pooling.cyborg import slots
 from pooling.objects import vgpu as vgpu_obj
 
 LOG = logging.getLogger(__name__)
-HOLD_PROJECT = vgpu_obj.HOLD_PROJECT
 
 
 def by_key(context) -> dict:
     """{(host, profile): [live hold vGPUs]}."""
     out = collections.defaultdict(list)
-    for v in vgpu_obj.list_vgpus(context, project_id=HOLD_PROJECT):
+    for v in vgpu_obj.list_vgpus(context, project_id=vgpu_obj.HOLD_PROJECT):
         consumer = v['consumer'] or {}
         if (v['holds_capacity'] and v['state'] in slots.LIVE and v['profile']
                 and v['name'] == naming.hold_name(v['profile'], consumer.get('host'))):
@@ -47,7 +46,7 @@ def top_up(context, conf, claimer, prepare, profile: dict, host: str, have: list
     have = list(have)
     while len(have) < conf.cyborg.held_slots_per_profile:
         spec = slots.spec_for(profile, host)
-        spec.update(name=naming.hold_name(profile['name'], host), project_id=HOLD_PROJECT,
+        spec.update(name=naming.hold_name(profile['name'], host), project_id=vgpu_obj.HOLD_PROJECT,
                     user_id='')
         try:
             vgpu = claimer.claim(context, spec)

@@ -103,7 +103,7 @@ def host_slots(context, conf, host: str) -> list[dict]:
     out = []
     for profile in profile_obj.list_profiles(context):
         held = [v for v in serving if v['profile'] == profile['name']]
-        want = limit
+        in_use, want = len(held), limit
         if hold:
             # Held slots (pooling.cyborg.holds): one per instance served plus
             # N, the held vGPUs first, then free placements while the holds
@@ -126,6 +126,6 @@ def host_slots(context, conf, host: str) -> list[dict]:
                     'resource_class': naming.resource_class(profile['name']),
                     'traits': naming.traits(profile['name']),
                     'total': len(handles),
-                    'in_use': sum(1 for v in held if v in serving), 'local': local,
+                    'in_use': in_use, 'local': local,
                     'remote': len(handles) - local, 'handles': handles})
     return out

@@ -7,6 +7,7 @@ two claims can never take the same capacity whatever the number of API workers.
 """
 
 import datetime
+import types
 
 from oslo_db import api as oslo_db_api
 from oslo_utils import timeutils
@@ -166,7 +167,7 @@ def record_unheld(context, spec: dict, reason: str) -> dict:
     """
     values = _row(spec, ERROR, reason, holds_capacity=False)
     context.session.connection().execute(_INSERT_VGPU, values)
-    return _to_dict(_Values(values), [])
+    return _to_dict(types.SimpleNamespace(**values), [])
 
 
 @_retried
@@ -199,14 +200,7 @@ def create_claimed(context, spec: dict, placement) -> dict:
     slices = [{'index': idx, 'host': placement.host, 'device_uuid': a.device_uuid,
                'compute_milli': a.compute_milli, 'memory_mb': a.memory_mb,
                'device_health': 'healthy'} for idx, a in enumerate(placement.slices)]
-    return _to_dict(_Values(values), slices)
-
-
-class _Values:
-    """Attribute access over the values just inserted (what _to_dict reads)."""
-
-    def __init__(self, values):
-        self.__dict__.update(values)
+    return _to_dict(types.SimpleNamespace(**values), slices)
 
 
 def _take(session, assignment) -> None:
@@ -312,7 +306,7 @@ def set_state(context, uuid: str, state: str, reason: str = '', attachment=None,
 def request_delete(context, uuid: str, project_id=None) -> str:
     """DELETE: move to RELEASING (idempotent while releasing); returns the uuid.
 
-    One UPDATE; the vGPU is read only to tell a 404 apart.
+    One UPDATE; no row matched (gone, deleted, another project's) is a 404.
     """
     if project_id is None:
         result = context.session.connection().execute(_RELEASE_REQUEST, {'b_uuid': uuid})

@@ -1,7 +1,10 @@
 """pytest fixtures for functional tests on real MariaDB, PostgreSQL and RabbitMQ."""
 
+import os
+
 import pytest
 
+from bench import api_load_services as services
 from tests.functional import fixtures
 
 HOSTS = [
@@ -38,3 +41,15 @@ def stack(mysql_db):
     s = fixtures.Stack(mysql_db.url, HOSTS).start()
     yield s
     s.stop()
+
+
+@pytest.fixture(scope='module')
+def api_url(request, tmp_path_factory):
+    """A running pooling-api (its own processes, one per test module, on a fresh MariaDB
+    database), or $POOLING_API_URL."""
+    if os.environ.get('POOLING_API_URL'):
+        yield os.environ['POOLING_API_URL']
+        return
+    work = tmp_path_factory.mktemp(request.module.__name__.rsplit('.', 1)[-1])
+    with services.pooling_stack(work, devices=4, hosts=2, consumer_host=True) as url:
+        yield url

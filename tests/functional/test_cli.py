@@ -13,22 +13,9 @@ import sys
 
 import pytest
 
-from bench import api_load_services as services
-
 pytestmark = pytest.mark.functional
 
 OPENSTACK = shutil.which("openstack", path=str(Path(sys.executable).parent)) or "openstack"
-
-
-@pytest.fixture(scope="module")
-def api_url(tmp_path_factory):
-    """A running pooling-api: $POOLING_API_URL, or our own on a fresh MariaDB database."""
-    if os.environ.get("POOLING_API_URL"):
-        yield os.environ["POOLING_API_URL"]
-        return
-    work = tmp_path_factory.mktemp("cli-stack")
-    with services.pooling_stack(work, devices=4, hosts=2, consumer_host=True) as url:
-        yield url
 
 
 @pytest.fixture

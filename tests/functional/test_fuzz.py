@@ -21,7 +21,6 @@ import xml.etree.ElementTree as ET
 import pytest
 import yaml
 
-from bench import api_load_services as services
 from pooling_api.schemas import quotas
 
 pytestmark = pytest.mark.functional
@@ -42,17 +41,6 @@ MICROVERSION = {"OpenStack-API-Version": "accelerator-pool 1.0"}
 # (bug, operation regex, check codes that must all be in the failure, text regex).
 # Empty: BUG-1..BUG-6 are fixed and their tests below now guard against a return.
 KNOWN_BUGS: list[tuple[str, str, set, str]] = []
-
-
-@pytest.fixture(scope="module")
-def api_url(tmp_path_factory):
-    """A running pooling-api: $POOLING_API_URL, or our own on a fresh MariaDB database."""
-    if os.environ.get("POOLING_API_URL"):
-        yield os.environ["POOLING_API_URL"]
-        return
-    work = tmp_path_factory.mktemp("fuzz-stack")
-    with services.pooling_stack(work, devices=4, hosts=2, consumer_host=True) as url:
-        yield url
 
 
 def _known(op: str, codes: set, text: str) -> str | None:

@@ -65,16 +65,20 @@ class _Req:
 def api_policy(tmp_path):
     from pooling_api import policy
 
-    conf = cfg.ConfigOpts()
-    conf([], project='pooling')
     policy_file = tmp_path / 'policy.yaml'
     policy_file.write_text('{}\n')
-    from oslo_policy import opts
-
-    opts.set_defaults(conf, policy_file=str(policy_file))
+    # NOTE: through a config file, not oslo_policy.opts.set_defaults: that changes the
+    # default of the option objects every ConfigOpts shares, so later tests would read
+    # this policy file too.
+    config_file = tmp_path / 'pooling.conf'
+    config_file.write_text('[oslo_policy]\npolicy_file = %s\n' % policy_file)
+    conf = cfg.ConfigOpts()
+    conf(['--config-file', str(config_file)], project='pooling')
     policy.init(conf)
     yield policy, policy_file
-    policy.init(conf)
+    clean = cfg.ConfigOpts()
+    clean([], project='pooling')
+    policy.init(clean)
 
 
 def test_cached_answers_follow_the_caller(api_policy):
