@@ -8,8 +8,9 @@ from pooling.db import models
 from pooling.objects import base
 
 
-def to_dict(device, host_name, pool_name) -> dict:
-    return {'uuid': device.uuid, 'host': host_name, 'pool': pool_name,
+def to_dict(device) -> dict:
+    """The API's view of a row of ``query()`` (device columns, host and pool names)."""
+    return {'uuid': device.uuid, 'host': device.host_name, 'pool': device.pool_name,
             'vendor': device.vendor, 'model': device.model,
             'pci_address': device.pci_address, 'memory_mb': device.memory_mb,
             'compute_units': device.compute_units, 'numa_node': device.numa_node,
@@ -23,9 +24,15 @@ def to_dict(device, host_name, pool_name) -> dict:
 
 
 def query():
-    return (sa.select(models.Device, models.Host.name, models.Pool.name)
+    # NOTE: Core columns, not ORM entities: an API worker reads every device
+    # at each model reload and one after each lost claim race.
+    return (sa.select(models.Device.__table__, models.Host.name.label('host_name'),
+                      models.Pool.name.label('pool_name'))
             .join(models.Host, models.Host.id == models.Device.host_id)
             .join(models.Pool, models.Pool.id == models.Host.pool_id))
+
+
+_GET = query().where(models.Device.uuid == sa.bindparam('b_uuid'))
 
 
 @db_api.reader
@@ -41,12 +48,12 @@ def list_devices(context, pool=None, host=None, vendor=None, model=None, health=
         q = q.where(models.Device.model == model)
     if health:
         q = q.where(models.Device.health == health)
-    return [to_dict(*row) for row in context.session.execute(q).all()]
+    return [to_dict(row) for row in context.session.connection().execute(q).all()]
 
 
 @db_api.reader
 def get_device(context, uuid: str) -> dict:
-    row = context.session.execute(query().where(models.Device.uuid == uuid)).first()
+    row = context.session.connection().execute(_GET, {'b_uuid': uuid}).first()
     if row is None:
         raise exception.NotFound(kind='Device', ident=uuid)
-    return to_dict(*row)
+    return to_dict(row)

@@ -7,7 +7,6 @@ two claims can never take the same capacity whatever the number of API workers.
 """
 
 import datetime
-import types
 
 from oslo_db import api as oslo_db_api
 from oslo_utils import timeutils
@@ -26,78 +25,90 @@ HOLD_PROJECT = 'pooling-cyborg-holds'
 RELEASING, DELETED, ERROR = 'RELEASING', 'DELETED', 'ERROR'
 
 
+# NOTE: the reads and writes below run on every claim, DELETE and conductor
+# batch. They are Core statements built once with bind parameters (an IN list
+# is an expanding parameter): building, cache-keying and ORM-loading a
+# statement per call cost more CPU than the database's work.
+_D, _S, _V, _H = models.Device, models.Slice, models.VGPU, models.Host
+_SLICES = (sa.select(_S.vgpu_id, _S.idx, _S.compute_milli, _S.memory_mb,
+                     _D.uuid.label('device_uuid'), _D.health, _H.name.label('host'))
+           .join(_D, _D.id == _S.device_id).join(_H, _H.id == _D.host_id)
+           .where(_S.vgpu_id.in_(sa.bindparam('b_ids', expanding=True)))
+           .order_by(_S.idx))
+_MANY = sa.select(_V.__table__).where(_V.uuid.in_(sa.bindparam('b_uuids', expanding=True)))
+_MANY_IN_STATE = _MANY.where(_V.state == sa.bindparam('b_state'))
+_ONE = sa.select(_V.__table__).where(_V.uuid == sa.bindparam('b_uuid'))
+_ONE_OWN = _ONE.where(_V.project_id == sa.bindparam('b_project'))
+
+
 def _slices(session, vgpu_ids):
-    rows = session.execute(
-        sa.select(models.Slice, models.Device.uuid, models.Device.health, models.Host.name)
-        .join(models.Device, models.Device.id == models.Slice.device_id)
-        .join(models.Host, models.Host.id == models.Device.host_id)
-        .where(models.Slice.vgpu_id.in_(vgpu_ids)).order_by(models.Slice.idx)).all()
     by_vgpu = {}
-    for s, device_uuid, health, host in rows:
+    if not vgpu_ids:
+        return by_vgpu
+    for s in session.connection().execute(_SLICES, {'b_ids': list(vgpu_ids)}):
         by_vgpu.setdefault(s.vgpu_id, []).append(
-            {'index': s.idx, 'host': host, 'device_uuid': device_uuid,
+            {'index': s.idx, 'host': s.host, 'device_uuid': s.device_uuid,
              'compute_milli': s.compute_milli, 'memory_mb': s.memory_mb,
-             'device_health': health})
+             'device_health': s.health})
     return by_vgpu
 
 
-def _to_dict(row, slices) -> dict:
-    return {'uuid': row.uuid, 'name': row.name, 'project_id': row.project_id,
-            'user_id': row.user_id, 'state': row.state, 'state_reason': row.state_reason,
-            'profile': row.profile, 'compute_milli': row.compute_milli,
-            'memory_mb': row.memory_mb, 'count': row.count,
-            'models': base.loads(row.models, []), 'locality': row.locality,
-            'isolation': row.isolation,
-            'consumer': ({'platform': row.consumer_platform, 'host': row.consumer_host,
-                          'id': row.consumer_id} if row.consumer_platform else None),
-            'slices': slices, 'attachment': base.loads(row.attachment),
-            'holds_capacity': row.holds_capacity, **base.timestamps(row)}
+def _to_dict(v, slices) -> dict:
+    """The API's view of a vgpus row (a mapping: a Core row's ``_mapping`` or its values)."""
+    return {'uuid': v['uuid'], 'name': v['name'], 'project_id': v['project_id'],
+            'user_id': v['user_id'], 'state': v['state'], 'state_reason': v['state_reason'],
+            'profile': v['profile'], 'compute_milli': v['compute_milli'],
+            'memory_mb': v['memory_mb'], 'count': v['count'],
+            'models': base.loads(v['models'], []), 'locality': v['locality'],
+            'isolation': v['isolation'],
+            'consumer': ({'platform': v['consumer_platform'], 'host': v['consumer_host'],
+                          'id': v['consumer_id']} if v['consumer_platform'] else None),
+            'slices': slices, 'attachment': base.loads(v['attachment']),
+            'holds_capacity': v['holds_capacity'], 'created_at': base.iso(v['created_at']),
+            'updated_at': base.iso(v['updated_at'])}
 
 
-def _find(session, uuid, project_id=None):
-    query = sa.select(models.VGPU).where(models.VGPU.uuid == uuid)
-    if project_id is not None:
-        query = query.where(models.VGPU.project_id == project_id)
-    row = session.scalars(query).first()
-    if row is None:
-        raise exception.NotFound(kind='vGPU', ident=uuid)
-    return row
+def _with_slices(session, rows) -> list[dict]:
+    slices = _slices(session, [r.id for r in rows])
+    return [_to_dict(r._mapping, slices.get(r.id, [])) for r in rows]
 
 
 @db_api.reader
 def list_vgpus(context, project_id=None, state=None, consumer=None, limit=None):
-    query = sa.select(models.VGPU).order_by(models.VGPU.created_at, models.VGPU.id)
+    query = sa.select(_V.__table__).order_by(_V.created_at, _V.id)
     if project_id is not None:
-        query = query.where(models.VGPU.project_id == project_id)
+        query = query.where(_V.project_id == project_id)
     if state:
-        query = query.where(models.VGPU.state == state)
+        query = query.where(_V.state == state)
     else:
-        query = query.where(models.VGPU.state != DELETED)
+        query = query.where(_V.state != DELETED)
     if consumer:
-        query = query.where(models.VGPU.consumer_platform == consumer[0],
-                            models.VGPU.consumer_id == consumer[1])
+        query = query.where(_V.consumer_platform == consumer[0],
+                            _V.consumer_id == consumer[1])
     if limit:
         query = query.limit(limit)
-    rows = context.session.scalars(query).all()
-    slices = _slices(context.session, [r.id for r in rows])
-    return [_to_dict(r, slices.get(r.id, [])) for r in rows]
+    return _with_slices(context.session, context.session.connection().execute(query).all())
 
 
 @db_api.reader
 def get_vgpu(context, uuid: str, project_id=None) -> dict:
-    row = _find(context.session, uuid, project_id)
-    return _to_dict(row, _slices(context.session, [row.id]).get(row.id, []))
+    if project_id is None:
+        row = context.session.connection().execute(_ONE, {'b_uuid': uuid}).first()
+    else:
+        row = context.session.connection().execute(
+            _ONE_OWN, {'b_uuid': uuid, 'b_project': project_id}).first()
+    if row is None:
+        raise exception.NotFound(kind='vGPU', ident=uuid)
+    return _with_slices(context.session, [row])[0]
 
 
-def _many(session, uuids, state=None, lock=False) -> list[dict]:
-    query = sa.select(models.VGPU).where(models.VGPU.uuid.in_(list(uuids)))
+def _many(session, uuids, state=None) -> list[dict]:
     if state:
-        query = query.where(models.VGPU.state == state)
-    if lock:
-        query = query.order_by(models.VGPU.id).with_for_update()
-    rows = session.scalars(query).all()
-    slices = _slices(session, [r.id for r in rows])
-    return [_to_dict(r, slices.get(r.id, [])) for r in rows]
+        rows = session.connection().execute(
+            _MANY_IN_STATE, {'b_uuids': list(uuids), 'b_state': state}).all()
+    else:
+        rows = session.connection().execute(_MANY, {'b_uuids': list(uuids)}).all()
+    return _with_slices(session, rows)
 
 
 @db_api.reader
@@ -106,11 +117,7 @@ def get_vgpus(context, uuids, state=None) -> list[dict]:
     return _many(context.session, uuids, state) if uuids else []
 
 
-# NOTE: the claim and the DELETE are the API's hottest transactions. Their
-# statements are Core (no ORM unit of work) and built once with bind
-# parameters: building and cache-keying a statement per call cost more CPU
-# than the database's work. Each slice finds its device id in its own INSERT.
-_D, _S, _V = models.Device, models.Slice, models.VGPU
+# Each slice of a claim finds its device id in its own INSERT.
 _INSERT_VGPU = sa.insert(_V)
 _INSERT_SLICE = sa.insert(_S).from_select(
     ['vgpu_id', 'idx', 'device_id', 'compute_milli', 'memory_mb', 'created_at', 'updated_at'],
@@ -132,6 +139,27 @@ _RELEASE_REQUEST = (sa.update(_V).where(_V.uuid == sa.bindparam('b_uuid'), _V.st
                     .values(state=RELEASING, state_reason='')
                     .execution_options(synchronize_session=False))
 _RELEASE_REQUEST_OWN = _RELEASE_REQUEST.where(_V.project_id == sa.bindparam('b_project'))
+_BEGIN_PREPARE = (sa.update(_V).where(_V.uuid.in_(sa.bindparam('b_uuids', expanding=True)),
+                                      _V.state.in_((SCHEDULED, PREPARING)))
+                  .values(state=PREPARING, state_reason=''))
+_ACTIVATE = (sa.update(_V).where(_V.uuid == sa.bindparam('b_uuid'), _V.state == PREPARING)
+             .values(state=ACTIVE, state_reason='', attachment=sa.bindparam('b_attachment')))
+# free_capacities: lock the rows, sum their slices per device, give back, mark.
+_LOCK_MANY = (sa.select(_V.id, _V.uuid, _V.holds_capacity)
+              .where(_V.uuid.in_(sa.bindparam('b_uuids', expanding=True)))
+              .order_by(_V.id).with_for_update())
+_HELD_PER_DEVICE = (sa.select(_S.device_id, _D.uuid, sa.func.sum(_S.compute_milli),
+                              sa.func.sum(_S.memory_mb))
+                    .join(_D, _D.id == _S.device_id)
+                    .where(_S.vgpu_id.in_(sa.bindparam('b_ids', expanding=True)))
+                    .group_by(_S.device_id, _D.uuid))
+_GIVE_BACK = (sa.update(_D).where(_D.id == sa.bindparam('b_device_id'))
+              .values(compute_used=_D.compute_used - sa.bindparam('b_compute'),
+                      memory_used=_D.memory_used - sa.bindparam('b_memory'),
+                      generation=_D.generation + 1))
+_MARK_FREED = (sa.update(_V).where(_V.id.in_(sa.bindparam('b_ids', expanding=True)))
+               .values(holds_capacity=False, state=sa.bindparam('b_state')))
+_MARK_FREED_WITH_REASON = _MARK_FREED.values(state_reason=sa.bindparam('b_reason'))
 
 
 # NOTE: InnoDB may pick any of these writers as a deadlock victim (a claim, a
@@ -167,7 +195,7 @@ def record_unheld(context, spec: dict, reason: str) -> dict:
     """
     values = _row(spec, ERROR, reason, holds_capacity=False)
     context.session.connection().execute(_INSERT_VGPU, values)
-    return _to_dict(types.SimpleNamespace(**values), [])
+    return _to_dict(values, [])
 
 
 @_retried
@@ -200,7 +228,7 @@ def create_claimed(context, spec: dict, placement) -> dict:
     slices = [{'index': idx, 'host': placement.host, 'device_uuid': a.device_uuid,
                'compute_milli': a.compute_milli, 'memory_mb': a.memory_mb,
                'device_health': 'healthy'} for idx, a in enumerate(placement.slices)]
-    return _to_dict(types.SimpleNamespace(**values), slices)
+    return _to_dict(values, slices)
 
 
 def _take(session, assignment) -> None:
@@ -261,10 +289,7 @@ def begin_prepare(context, uuids) -> list[dict]:
     """
     if not uuids:
         return []
-    v = models.VGPU
-    context.session.execute(
-        sa.update(v).where(v.uuid.in_(list(uuids)), v.state.in_((SCHEDULED, PREPARING)))
-        .values(state=PREPARING, state_reason='').execution_options(synchronize_session=False))
+    context.session.connection().execute(_BEGIN_PREPARE, {'b_uuids': list(uuids)})
     return _many(context.session, uuids, PREPARING)
 
 
@@ -276,16 +301,11 @@ def activate(context, attachments: dict) -> list[str]:
     Returns the uuids that went ACTIVE; one that is not PREPARING any more was
     deleted while its slices were prepared, and the caller releases it.
     """
-    v = models.VGPU
-    done = []
-    for uuid in sorted(attachments):
-        result = context.session.execute(
-            sa.update(v).where(v.uuid == uuid, v.state == PREPARING)
-            .values(state=ACTIVE, state_reason='', attachment=base.dumps(attachments[uuid]))
-            .execution_options(synchronize_session=False))
-        if result.rowcount == 1:
-            done.append(uuid)
-    return done
+    conn = context.session.connection()
+    return [uuid for uuid in sorted(attachments)
+            if conn.execute(_ACTIVATE, {'b_uuid': uuid,
+                                        'b_attachment': base.dumps(attachments[uuid])}
+                            ).rowcount == 1]
 
 
 @db_api.writer
@@ -332,34 +352,23 @@ def free_capacities(context, uuids, final_state: str, reason: str = '') -> list[
     any more: another pass freed it). Batching matters under load: a release
     storm costs one transaction, and one UPDATE per touched device.
     """
-    session = context.session
-    rows = session.scalars(sa.select(models.VGPU).where(models.VGPU.uuid.in_(list(uuids)))
-                           .order_by(models.VGPU.id).with_for_update()).all()
-    holding = {r.id: r for r in rows if r.holds_capacity}
-    deltas: dict[str, list] = {}
+    conn = context.session.connection()
+    rows = conn.execute(_LOCK_MANY, {'b_uuids': list(uuids)}).all()
+    holding = [r for r in rows if r.holds_capacity]
     if holding:
-        for s, device_uuid in session.execute(
-                sa.select(models.Slice, models.Device.uuid)
-                .join(models.Device, models.Device.id == models.Slice.device_id)
-                .where(models.Slice.vgpu_id.in_(list(holding)))):
-            delta = deltas.setdefault(device_uuid, [s.device_id, 0, 0])
-            delta[1] += s.compute_milli
-            delta[2] += s.memory_mb
-    # Devices in uuid order, as a claim takes them (BUG-4).
-    d = models.Device
-    for device_uuid in sorted(deltas):
-        device_id, compute, memory = deltas[device_uuid]
-        session.execute(
-            sa.update(d).where(d.id == device_id)
-            .values(compute_used=d.compute_used - compute, memory_used=d.memory_used - memory,
-                    generation=d.generation + 1)
-            .execution_options(synchronize_session=False))
-    for row in rows:
-        row.holds_capacity = False
-        row.state = final_state
+        deltas = conn.execute(_HELD_PER_DEVICE, {'b_ids': [r.id for r in holding]}).all()
+        # Devices in uuid order, as a claim takes them (BUG-4).
+        for device_id, _uuid, compute, memory in sorted(deltas, key=lambda d: d[1]):
+            conn.execute(_GIVE_BACK, {'b_device_id': device_id, 'b_compute': int(compute),
+                                      'b_memory': int(memory)})
+    if rows:
+        ids = [r.id for r in rows]
         if reason or final_state != ERROR:
-            row.state_reason = reason
-    return [r.uuid for r in holding.values()]
+            conn.execute(_MARK_FREED_WITH_REASON,
+                         {'b_ids': ids, 'b_state': final_state, 'b_reason': reason})
+        else:
+            conn.execute(_MARK_FREED, {'b_ids': ids, 'b_state': final_state})
+    return [r.uuid for r in holding]
 
 
 @db_api.reader
