@@ -45,11 +45,11 @@ def _slices(session, vgpu_ids):
     by_vgpu = {}
     if not vgpu_ids:
         return by_vgpu
-    for s in session.connection().execute(_SLICES, {'b_ids': list(vgpu_ids)}):
-        by_vgpu.setdefault(s.vgpu_id, []).append(
-            {'index': s.idx, 'host': s.host, 'device_uuid': s.device_uuid,
-             'compute_milli': s.compute_milli, 'memory_mb': s.memory_mb,
-             'device_health': s.health})
+    for vgpu_id, idx, compute, memory, device_uuid, health, host in session.connection().execute(
+            _SLICES, {'b_ids': list(vgpu_ids)}):
+        by_vgpu.setdefault(vgpu_id, []).append(
+            {'index': idx, 'host': host, 'device_uuid': device_uuid, 'compute_milli': compute,
+             'memory_mb': memory, 'device_health': health})
     return by_vgpu
 
 
