@@ -28,8 +28,11 @@ DEFAULT_OUT = services.ROOT / "bench" / "out"
 # Placement's own venv if one was made (upstream-e2e.md "Placement alone"), else
 # the OpenStack e2e stage's venv, which has the same pinned Placement.
 DEFAULT_PLACEMENT_VENV = next(
-    (v for v in (services.ROOT / ".e2e" / n for n in ("placement-venv", "combo-venv"))
-     if (v / "bin" / "placement-manage").exists()),
+    (
+        v
+        for v in (services.ROOT / ".e2e" / n for n in ("placement-venv", "combo-venv"))
+        if (v / "bin" / "placement-manage").exists()
+    ),
     services.ROOT / ".e2e" / "placement-venv",
 )
 
@@ -204,10 +207,30 @@ def run(args) -> list[dict]:
 
 def _cpu_per_claim(before: dict, after: dict, claims: int, service: str) -> dict:
     """CPU milliseconds each part spent per successful claim (with its release)."""
-    own = {"pooling": ("pooling-api", "conductor", "agents", "rabbitmq"),
-           "placement": ("placement",)}
+    own = {
+        "pooling": ("pooling-api", "conductor", "agents", "rabbitmq"),
+        "placement": ("placement",),
+    }
     keys = [k for k in own.get(service, ()) if k in after] + ["mariadb", "client"]
     return {k: round((after[k] - before.get(k, 0.0)) * 1000.0 / max(claims, 1), 2) for k in keys}
+
+
+def machine_speed(iterations: int = 2_000_000, repeats: int = 3) -> float:
+    """Seconds this machine's Python takes for a fixed loop (best of ``repeats``).
+
+    Shared machines differ, and drift, in how fast one core runs: the same
+    code measured about twice as slow on one day as on another. Recorded
+    before and after a run so that figures from different runs or machines
+    can be compared (claims/s scale roughly with 1 / this).
+    """
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        total = 0
+        for i in range(iterations):
+            total += i
+        best = min(best, time.perf_counter() - t0)
+    return round(best, 3)
 
 
 def cpu_ceiling(cpu_ms_per_claim: dict, cores: int | None = None) -> float:
@@ -274,13 +297,21 @@ def verdict(summaries: list[dict]) -> list[str]:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    speed_before = machine_speed()
+    print(f"machine: {os.cpu_count()} cores, reference loop {speed_before} s", flush=True)
     summaries = run(args)
+    machine = {
+        "cores": os.cpu_count(),
+        "loop_s_before": speed_before,
+        "loop_s_after": machine_speed(),
+    }
     from bench import api_load_plot
 
     (args.out / "api_load.json").write_text(
         json.dumps(
             {
                 "command": " ".join(["python -m bench.api_load"] + (argv or sys.argv[1:])),
+                "machine": machine,
                 "results": summaries,
             },
             indent=2,
@@ -292,6 +323,10 @@ def main(argv=None) -> int:
         print("  " + _line(s))
     for line in verdict(summaries):
         print("  " + line)
+    print(
+        f"  machine: {machine['cores']} cores, reference loop {machine['loop_s_before']} s "
+        f"before, {machine['loop_s_after']} s after (smaller is faster)"
+    )
     print(f"\nwrote {args.out / 'api_load.json'} and {png}")
     return 0
 

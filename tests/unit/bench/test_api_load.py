@@ -185,3 +185,9 @@ def test_cpu_per_claim_keeps_the_service_parts(tmp_path):
 def test_cpu_ceiling_is_cores_over_cpu_per_claim():
     assert api_load.cpu_ceiling({"pooling-api": 8.0, "conductor": 2.0}, cores=2) == 200.0
     assert api_load.cpu_ceiling({}, cores=2) == 0.0
+
+
+def test_machine_speed_is_the_best_of_its_repeats(monkeypatch):
+    ticks = iter([0.0, 3.0, 10.0, 11.5, 20.0, 22.0])
+    monkeypatch.setattr(api_load.time, "perf_counter", lambda: next(ticks))
+    assert api_load.machine_speed(iterations=10, repeats=3) == 1.5
