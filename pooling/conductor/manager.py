@@ -169,29 +169,29 @@ class ConductorManager:
             self.release_many(late)
 
     def release_many(self, uuids: list) -> None:
-        vgpus = V.get_vgpus(self.ctx, uuids, state=V.RELEASING)
-        released = self._release_slices(vgpus)
-        if released:
-            V.free_capacities(self.ctx, released, V.DELETED)
-        for uuid in released:
+        for uuid in self._give_back(V.get_vgpus(self.ctx, uuids, state=V.RELEASING),
+                                    V.DELETED):
             LOG.info('vGPU %s is DELETED', uuid)
 
     def fail(self, uuid: str, reason: str) -> None:
         """ERROR with ``reason``; slices are released and capacity freed."""
         V.set_state(self.ctx, uuid, V.ERROR, reason=reason)
-        if self._release_slices(V.get_vgpus(self.ctx, [uuid])):
-            V.free_capacity(self.ctx, uuid, V.ERROR, reason)
+        self._give_back(V.get_vgpus(self.ctx, [uuid]), V.ERROR, reason)
 
-    def _release_slices(self, vgpus: list) -> list:
-        """Ask each slice's agent to release it; returns the uuids fully released.
+    def _give_back(self, vgpus: list, final_state: str, reason: str = '') -> list:
+        """Release each slice on its agent, then free what the fully released vGPUs held.
 
-        The others stay as they are and the reconciler tries again.
+        Returns their uuids, now in ``final_state``; the others stay as they
+        are and the reconciler tries again.
         """
         down = host_obj.down_hosts(self.ctx) if vgpus else set()
         failures, _answers = self._on_agents('release_slices', vgpus, down)
         for uuid, (_kind, where, host, error) in failures.items():
             LOG.warning('Releasing %s of vGPU %s on %s failed: %s', where, uuid, host, error)
-        return [v['uuid'] for v in vgpus if v['uuid'] not in failures]
+        released = [v['uuid'] for v in vgpus if v['uuid'] not in failures]
+        if released:
+            V.free_capacities(self.ctx, released, final_state, reason)
+        return released
 
     def _on_agents(self, method: str, vgpus: list, skip_hosts) -> tuple[dict, dict]:
         """One ``method`` call per host with every slice of ``vgpus`` it holds.
@@ -238,7 +238,4 @@ class ConductorManager:
             LOG.info('Re-driving vGPUs left before ACTIVE: %s', ', '.join(stuck))
             self.prepare_many(stuck)
         self.release_many(V.stuck(self.ctx, (V.RELEASING,), stuck_after))
-        leaked = V.get_vgpus(self.ctx, V.leaked(self.ctx))
-        released = self._release_slices(leaked)
-        if released:
-            V.free_capacities(self.ctx, released, V.ERROR)
+        self._give_back(V.get_vgpus(self.ctx, V.leaked(self.ctx)), V.ERROR)

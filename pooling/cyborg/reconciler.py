@@ -111,8 +111,11 @@ def _ours(context) -> dict:
     return ours
 
 
-def _bind_one(context, claimer, arq, profile, record, result, held=None) -> None:
-    """Claim the vGPU of one bound ARQ, or keep (or make) its unbound record."""
+def _bind_one(context, claimer, arq, profile, record, result, held=None) -> dict | None:
+    """Claim the vGPU of one bound ARQ, or keep (or make) its unbound record.
+
+    Returns the vGPU, or None when it does not fit.
+    """
     uuid = arq['uuid']
     try:
         vgpu = bind(context, claimer, arq, profile, held)
@@ -131,7 +134,7 @@ def _bind_one(context, claimer, arq, profile, record, result, held=None) -> None
                 V.set_state(context, record['uuid'], V.ERROR, reason, expected=(V.ERROR,))
         result['unbound'][uuid] = {'instance': arq['instance_uuid'], 'host': arq['hostname'],
                                    'vgpu': record['uuid']}
-        return
+        return None
     if record is not None:
         V.set_state(context, record['uuid'], V.DELETED, 'claimed as vGPU %s' % vgpu['uuid'],
                     expected=(V.ERROR,))

@@ -125,7 +125,6 @@ def host_slots(context, conf, host: str) -> list[dict]:
                                                                  profile['name']),
                     'resource_class': naming.resource_class(profile['name']),
                     'traits': naming.traits(profile['name']),
-                    'total': len(handles),
-                    'in_use': in_use, 'local': local,
+                    'total': len(handles), 'in_use': in_use, 'local': local,
                     'remote': len(handles) - local, 'handles': handles})
     return out
