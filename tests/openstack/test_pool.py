@@ -123,9 +123,11 @@ def test_pooled_vgpu_server_life(admin, demo, profiles, flavors):
     rp_name = '%s_%s' % (cloud.HOST, dp)
     rp = cloud.wait_for('RP %s' % rp_name, lambda: cloud.rp_by_name(admin, rp_name),
                         timeout=DISCOVERY)
-    inventory = admin.get('placement', '/resource_providers/%s/inventories' % rp['uuid'])
-    assert inventory['inventories'][rc]['total'] == 8  # 2 sim A100s x 4 quarters
-    # Cyborg's conductor writes the RP, then its inventory, then its traits
+    # Cyborg's conductor writes the RP, then its inventory, then its traits: each is waited for
+    inventory = cloud.wait_for('inventory of %s' % rp_name, lambda: admin.get(
+        'placement', '/resource_providers/%s/inventories' % rp['uuid'])['inventories'].get(rc),
+        timeout=30)
+    assert inventory['total'] == 8  # 2 sim A100s x 4 quarters
     cloud.wait_for('traits of %s' % rp_name, lambda: 'CUSTOM_POOLING' in admin.get(
         'placement', '/resource_providers/%s/traits' % rp['uuid'])['traits'], timeout=30)
     before_free = _free(admin)
