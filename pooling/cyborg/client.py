@@ -6,11 +6,12 @@ ARQs only with a service token, so every request carries our token as both the
 user and the service token (our service user holds the ``service`` role).
 """
 
-from keystoneauth1 import loading as ks_loading
 from oslo_log import log as logging
 
+from pooling.cyborg import opts
+
 LOG = logging.getLogger(__name__)
-GROUP = 'cyborg'
+GROUP = opts.GROUP
 # Cyborg 2.0 is what Nova speaks; 2.1+ adds ARQ project_id in listings.
 MICROVERSION = 'accelerator 2.3'
 
@@ -21,12 +22,7 @@ class CyborgError(Exception):
 
 class CyborgClient:
     def __init__(self, conf, adapter=None):
-        if adapter is None:
-            auth = ks_loading.load_auth_from_conf_options(conf, GROUP)
-            sess = ks_loading.load_session_from_conf_options(conf, GROUP, auth=auth)
-            adapter = ks_loading.load_adapter_from_conf_options(conf, GROUP, session=sess,
-                                                                auth=auth)
-        self.adapter = adapter
+        self.adapter = adapter if adapter is not None else opts.load_adapter(conf, GROUP)
 
     def _call(self, method, path, ok, **kwargs):
         headers = {'OpenStack-API-Version': MICROVERSION}

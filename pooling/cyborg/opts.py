@@ -81,6 +81,14 @@ def list_opts():
     return [(GROUP, _unique(OPTS + _ks_opts())), (PLACEMENT_GROUP, _unique(_ks_opts()))]
 
 
+def load_adapter(conf, group: str, creds_group: str | None = None):
+    """A keystoneauth adapter for ``group``'s service, signed in with ``creds_group``'s user."""
+    creds = creds_group or group
+    auth = ks_loading.load_auth_from_conf_options(conf, creds)
+    sess = ks_loading.load_session_from_conf_options(conf, creds, auth=auth)
+    return ks_loading.load_adapter_from_conf_options(conf, group, session=sess, auth=auth)
+
+
 def ensure(conf):
     """Register the [cyborg] group on ``conf`` unless pooling.conf already did."""
     try:

@@ -11,7 +11,6 @@ Credentials come from ``[placement]``; when it names no ``auth_type`` the
 service role may write inventories).
 """
 
-from keystoneauth1 import loading as ks_loading
 from oslo_log import log as logging
 
 from pooling.cyborg import opts
@@ -28,14 +27,6 @@ class GenerationConflict(PlacementError):
     """The provider changed since we read it (its generation moved on)."""
 
 
-def _adapter(conf):
-    group = opts.PLACEMENT_GROUP
-    creds = group if conf[group].auth_type else opts.GROUP
-    auth = ks_loading.load_auth_from_conf_options(conf, creds)
-    sess = ks_loading.load_session_from_conf_options(conf, creds, auth=auth)
-    return ks_loading.load_adapter_from_conf_options(conf, group, session=sess, auth=auth)
-
-
 class PlacementClient:
     def __init__(self, conf, adapter=None):
         self.conf = conf
@@ -44,7 +35,9 @@ class PlacementClient:
     @property
     def adapter(self):
         if self._adapter is None:
-            self._adapter = _adapter(self.conf)
+            group = opts.PLACEMENT_GROUP
+            self._adapter = opts.load_adapter(
+                self.conf, group, group if self.conf[group].auth_type else opts.GROUP)
         return self._adapter
 
     def _request(self, method, path, **kwargs):

@@ -243,7 +243,6 @@ def _take(session, assignment) -> None:
 
     :raises GenerationConflict: the slice no longer fits on the device.
     """
-    d = models.Device
     generation = assignment.generation
     for _ in range(2):
         result = session.connection().execute(_TAKE, {
@@ -252,7 +251,7 @@ def _take(session, assignment) -> None:
         if result.rowcount == 1:
             return
         current = session.execute(
-            sa.select(d.generation).where(d.uuid == assignment.device_uuid)
+            sa.select(_D.generation).where(_D.uuid == assignment.device_uuid)
             .with_for_update()).scalar()
         if current is None or current == generation:
             break  # gone, unhealthy or full at the generation we hold: it does not fit
