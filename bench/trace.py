@@ -18,13 +18,11 @@ from pooling.scheduler import PoolModel
 from pooling.scheduler import Request
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-#: Folders that may hold the trace's CSVs, in order: ``$POOLING_TRACE_DIR``, what
-#: ``python -m bench.trace_fetch`` writes (``bench/data/openb``), and the developers' local cache
-#: beside a checkout (optional; a user's clone has none).
+#: Folders that may hold the trace's CSVs, in order: ``$POOLING_TRACE_DIR`` and what
+#: ``python -m bench.trace_fetch`` writes (``bench/data/openb``).
 CANDIDATES = (
     os.environ.get("POOLING_TRACE_DIR", ""),
     os.path.join(REPO, "bench", "data", "openb"),
-    os.path.join(REPO, "..", "shared", "data", "alibaba-gpu-v2023", "csv"),
 )
 NODES_FILE = "openb_node_list_gpu_node.csv"
 PODS_FILE = "openb_pod_list_default.csv"
@@ -85,6 +83,9 @@ class Pod:
     num_gpu: int
     gpu_milli: int
     gpu_spec: frozenset[str] | None
+    #: ``gpu_spec`` as written (non-empty names joined by ``|``, order and repeats kept): the
+    #: FGD artifact keys its target workload by this string (see ``target_workload``).
+    spec_text: str = ""
 
     @property
     def gpu_demand(self) -> int:
@@ -119,7 +120,7 @@ def load_pods(path: str) -> list[Pod]:
         rows = list(csv.DictReader(f))
     pods = []
     for r in rows:
-        spec = (r.get("gpu_spec") or "").strip()
+        spec = "|".join(x for x in (r.get("gpu_spec") or "").strip().split("|") if x)
         num_gpu = _int(r, "num_gpu")
         pods.append(
             Pod(
@@ -129,6 +130,7 @@ def load_pods(path: str) -> list[Pod]:
                 num_gpu,
                 _int(r, "gpu_milli") if num_gpu else 0,
                 frozenset(spec.split("|")) if spec else None,
+                spec if num_gpu else "",
             )
         )
     return pods
@@ -220,7 +222,24 @@ def build_model(nodes: list[Node], fabric_size: int = 0, replicas: int = 1) -> P
 
 
 def target_workload(pods: list[Pod]) -> list[tuple[tuple, int]]:
-    """FGD's target workload: shapes (cpu, gpu_milli, num_gpu, gpu_spec) of the original trace
-    (no clones, CPU-only pods included) with their pod counts."""
-    counts = collections.Counter(to_request(p).shape() for p in pods)
-    return list(counts.items())
+    """FGD's target workload: shapes of the original trace (no clones, CPU-only pods included)
+    with their pod counts, in the artifact's order.
+
+    As the artifact's ``GetTypicalPods``: a shape is (cpu, gpu_milli, num_gpu, gpu_spec string),
+    the string verbatim, so ``V100M16|V100M32`` and ``V100M16|V100M32|V100M32`` (both in the
+    trace's gpuspec files) are two shapes, each with its own count; shapes are ordered by count,
+    then by (cpu, gpu_milli, num_gpu, spec string), all descending, which decides which shapes
+    of equal count fall inside the 95 % cut. The spec is carried as a tuple of names in that
+    order; the policies read it as a set of allowed models.
+    """
+    counts = collections.Counter()
+    for p in pods:
+        req = to_request(p)
+        models = tuple(p.spec_text.split("|")) if p.spec_text else None
+        counts[(req.cpu_milli, req.compute_milli if req.count else 0, req.count, models)] += 1
+
+    def order(item):
+        (cpu, milli, count, models), n = item
+        return (n, cpu, milli, count, "|".join(models) if models else "")
+
+    return sorted(counts.items(), key=order, reverse=True)

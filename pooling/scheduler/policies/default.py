@@ -21,6 +21,7 @@ class DefaultPolicy(FgdPolicy):
     """FGD plus the CPU-feeding term (``cpu_weight``)."""
 
     cpu_weight = 0.5
+    reserve_weight = 0.5
 
 
 class DefaultOnlinePolicy(DefaultPolicy):

@@ -56,6 +56,9 @@ class FgdPolicy(Policy):
     #: weight of the card capacity that the host's free CPU cannot feed at the workload's
     #: CPU-per-card ratio (a smooth version of FGD's "lack CPU").
     cpu_weight = 0.0
+    #: weight of the reserve term: idle capacity of card models that the workload's
+    #: model-constrained shapes need, valued by how much of that model they would take.
+    reserve_weight = 0.0
 
     def __init__(self, source: str = "auto", coverage: float = 0.95, **options):
         for key in (
@@ -65,6 +68,7 @@ class FgdPolicy(Policy):
             "idle_bias",
             "waste_weight",
             "cpu_weight",
+            "reserve_weight",
         ):
             if key in options:
                 setattr(self, key, type(getattr(self, key))(options.pop(key)))
@@ -79,6 +83,7 @@ class FgdPolicy(Policy):
         self._tasks: list[tuple] = []
         self._total = 1.0
         self._cpu_cuts: list[int] = []
+        self._reserve: dict[int, float] = {}
         self._memo: dict = {}
         self._shapes: dict = {}
         self._states: dict[int, tuple] = {}
@@ -136,6 +141,7 @@ class FgdPolicy(Policy):
         demand = sum(t[4] * t[2] * t[1] for t in gpu_tasks)
         self._cpu_per_milli = (sum(t[4] * t[0] for t in gpu_tasks) / demand) if demand else 0.0
         self._cpu_cuts = sorted({t[0] for t in tasks})
+        self._reserve = _reserve(model, gpu_tasks) if self.reserve_weight else {}
         self._memo = {}
         self._shapes = {}
         self._states = {}
@@ -177,6 +183,9 @@ class FgdPolicy(Policy):
         if self.cpu_weight and self._cpu_per_milli:
             fed = cpu_free / self._cpu_per_milli
             total += self.cpu_weight * self._total * max(0.0, idle - fed)
+        if self._reserve:
+            reserve = self._reserve
+            total -= self.reserve_weight * self._total * sum(reserve.get(m, 0.0) * s for m, s in items)
         if self.waste_weight:
             waste = self._waste
             total += self.waste_weight * self._total * sum(waste[s] for _, s in items)
@@ -291,6 +300,38 @@ class FgdPolicy(Policy):
     def pick_host(self, cand: Candidates, scores: np.ndarray) -> int:
         """The host with the best integer score; ties go to host order."""
         return int(cand.hosts[int(np.argmax(scores))])
+
+
+def _reserve(model, gpu_tasks) -> dict[int, float]:
+    """{model id: share of its cards the workload's constrained shapes would take}, capped at 1.
+
+    A shape allowed only on models S takes its share of the workload's card demand from the
+    cards of S in proportion to their number; a model's reserve is what those shapes take from
+    it over what it would hold if demand spread evenly over the pool (1 = the constrained shapes
+    alone would fill every card of it). Unconstrained workloads have no reserve.
+    """
+    d = model.d
+    n = model.n_devices
+    alive = d.valid[:n] & d.healthy[:n]
+    caps: dict[int, float] = {}
+    for mid, c in zip(d.model[:n][alive].tolist(), d.ctot[:n][alive].tolist()):
+        caps[mid] = caps.get(mid, 0.0) + c
+    pool = sum(caps.values())
+    demand = sum(w * count * milli for _, milli, count, _, w in gpu_tasks)
+    if not pool or not demand:
+        return {}
+    out: dict[int, float] = {}
+    for _, milli, count, ids, w in gpu_tasks:
+        if ids is None:
+            continue
+        allowed = sum(caps.get(m, 0.0) for m in ids)
+        if not allowed:
+            continue
+        share = w * count * milli / demand * pool / allowed
+        for m in ids:
+            if m in caps:
+                out[m] = out.get(m, 0.0) + share
+    return {m: min(v, 1.0) for m, v in out.items() if v > 0}
 
 
 def _waste_table(sizes) -> list[int]:
