@@ -11,6 +11,8 @@ allocation at the first failed request and the allocation curve; writes JSON and
 from __future__ import annotations
 
 import argparse
+import collections
+import hashlib
 import json
 import math
 import statistics
@@ -22,6 +24,7 @@ from bench.baselines import BASELINES
 from pooling.scheduler import NoValidHost
 from pooling.scheduler import Scheduler
 from pooling.scheduler import load_policy
+from pooling.scheduler import topology as topology_mod
 from pooling.scheduler.policies.fgd import FgdPolicy
 
 EXTRA = {"fgd-online": lambda seed: FgdPolicy(source="observed")}
@@ -70,12 +73,26 @@ def _round(x: float, nd: int = 0) -> float:
 
 
 def run_one(
-    policy: str, nodes, pods, seed: int, remote: bool = False, fabric_size: int = 0, progress=None
+    policy: str,
+    nodes,
+    pods,
+    seed: int,
+    remote: bool = False,
+    fabric_size: int = 0,
+    progress=None,
+    until: float | None = None,
+    topology: bool = False,
 ) -> dict:
-    """One seeded replay; returns the per-run metrics."""
+    """One seeded replay; returns the per-run metrics.
+
+    ``until``: stop once the arrived demand rounds above this % of capacity (the headline
+    metric needs only up to 100; the curve then ends there).
+    """
     capacity = trace.capacity_milli(nodes)
     stream, rng = trace.arrival_stream(pods, capacity, seed)
-    model = trace.build_model(trace.node_order(nodes, rng), fabric_size=fabric_size)
+    model = trace.build_model(
+        trace.node_order(nodes, rng), fabric_size=fabric_size, topology=topology
+    )
     model.set_target_workload(trace.target_workload(pods))
     sched = Scheduler(model, make_policy(policy, seed))
     possible = {}
@@ -87,6 +104,7 @@ def run_one(
     first_failure = None
     failures = {"fragmentation": 0, "impossible": 0}
     remote_placed = 0
+    straddled = 0
     for n, pod in enumerate(stream):
         req = trace.to_request(pod, remote)
         model.observe(req)
@@ -107,7 +125,11 @@ def run_one(
             used += pod.gpu_demand
             reserved += sum(s.compute_milli for s in placement.slices)
             remote_placed += placement.remote
+            if len(placement.slices) > 1 and topology:
+                straddled += _straddles(model, placement)
         bucket = int(_round(arrived / unit))
+        if until is not None and bucket > until:
+            break
         buckets.setdefault(bucket, []).append(_round(used / unit, 2))
         if bucket == 100:
             reserved_at_100 = reserved
@@ -130,9 +152,21 @@ def run_one(
         "failures": failures,
         "reserved_pct_at_100": reserved_at_100 / capacity * 100,
         "remote_placements": remote_placed,
+        "straddling_placements": straddled,
         "decisions": len(stream),
         "curve": curve,
     }
+
+
+def _straddles(model, placement) -> bool:
+    """Whether a multi-card placement spans two NVLink islands although one island of its host
+    is big enough for it (an 8-card vGPU on two islands of 4 cannot do otherwise)."""
+    devs = [model.dev_index[s.device_uuid] for s in placement.slices]
+    host = model.host_devices[model.host_index[placement.host]]
+    sizes = collections.Counter(model.dev_links[i][0] for i in host if model.dev_links[i])
+    if not sizes or max(sizes.values()) < len(devs):
+        return False
+    return topology_mod.straddles(model.dev_links, devs)
 
 
 _EMPTY: dict = {}
@@ -172,6 +206,7 @@ def summarise(runs: list[dict]) -> dict:
         "reserved_pct_at_100": _stats([r["reserved_pct_at_100"] for r in runs]),
         "failures": {k: sum(r["failures"][k] for r in runs) for k in runs[0]["failures"]},
         "remote_placements": _stats([r["remote_placements"] for r in runs]),
+        "straddling_placements": _stats([r["straddling_placements"] for r in runs]),
         "seeds": [r["seed"] for r in runs],
         "curve": [[b, statistics.fmean(v)] for b, v in sorted(curves.items())],
     }
@@ -226,6 +261,18 @@ def main(argv=None) -> int:
         default=0,
         help="hosts per fabric in --remote mode (0: one fabric)",
     )
+    p.add_argument(
+        "--until",
+        type=float,
+        help="stop each replay once arrived demand rounds above this %% of capacity "
+        "(e.g. 100: the headline metric at a quarter less work; the curve ends there)",
+    )
+    p.add_argument(
+        "--topology",
+        action="store_true",
+        help="give hosts NVLink islands (8-card hosts: two of 4) and count multi-card "
+        "placements that straddle islands",
+    )
     p.add_argument("--json", help="write the results here")
     p.add_argument("--plot", help="write the allocation curves here (PNG)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
@@ -245,6 +292,9 @@ def main(argv=None) -> int:
         "gpus": gpus,
         "seeds": seeds,
         "remote": args.remote,
+        "until": args.until,
+        "topology": args.topology,
+        "pods_sha256": _sha256(args.pods),
         "policies": {},
     }
     for name in args.policy.split(","):
@@ -261,7 +311,17 @@ def main(argv=None) -> int:
                         flush=True,
                     )
 
-            run = run_one(name, nodes, pods, seed, args.remote, args.fabric_size, progress)
+            run = run_one(
+                name,
+                nodes,
+                pods,
+                seed,
+                args.remote,
+                args.fabric_size,
+                progress,
+                args.until,
+                args.topology,
+            )
             runs.append(run)
             print(
                 "%s seed %d: unallocated %.2f %% at arrived 100 %%, first failure at %s %% "
@@ -286,17 +346,26 @@ def main(argv=None) -> int:
     print(
         "summary: "
         + " | ".join(
-            "%s %.2f ± %.2f %% unallocated (first failure at %s %%)"
+            "%s %.2f ± %.2f %% unallocated (first failure at %s %%%s)"
             % (
                 name,
                 r["unallocated_pct_at_100"]["mean"],
                 r["unallocated_pct_at_100"]["sd"],
                 _fmt(r["alloc_pct_at_first_failure"]["mean"]),
+                "; %.1f avoidable island straddles"
+                % r["straddling_placements"]["mean"]
+                if args.topology
+                else "",
             )
             for name, r in result["policies"].items()
         )
     )
     return 0
+
+
+def _sha256(path: str) -> str:
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
 
 
 def _fmt(value) -> str:

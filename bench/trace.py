@@ -54,9 +54,10 @@ def check_exists(*paths: str) -> None:
     if missing:
         raise TraceMissing(
             "trace file(s) not found: %s\n"
-            "Get the Alibaba GPU trace v2023 with `python -m bench.trace_fetch` (downloads the CSVs "
-            "from github.com/alibaba/clusterdata at a pinned commit into bench/data/openb and checks "
-            "their SHA-256), or point POOLING_TRACE_DIR (or --nodes/--pods) at a folder that has them."
+            "Get the Alibaba GPU trace v2023 with `python -m bench.trace_fetch` (downloads the "
+            "CSVs from github.com/alibaba/clusterdata at a pinned commit into bench/data/openb "
+            "and checks their SHA-256), or point POOLING_TRACE_DIR (or --nodes/--pods) at a "
+            "folder that has them."
             % ", ".join(missing)
         )
 
@@ -196,10 +197,14 @@ def node_order(nodes: list[Node], rng: random.Random) -> list[Node]:
     return [by_name[i] for i in ranked]
 
 
-def build_model(nodes: list[Node], fabric_size: int = 0, replicas: int = 1) -> PoolModel:
+def build_model(
+    nodes: list[Node], fabric_size: int = 0, replicas: int = 1, topology: bool = False
+) -> PoolModel:
     """A model of the cluster, hosts inserted in the given order (= tie-break order).
 
     ``fabric_size`` > 0 groups that many consecutive hosts per fabric; 0 puts all in one.
+    ``topology``: give hosts a link topology (the trace has none): 8-card hosts two NVLink
+    islands of 4 cards, one per NUMA node (as DGX-1-class boards); smaller hosts one island.
     """
     model = PoolModel()
     i = 0
@@ -217,8 +222,23 @@ def build_model(nodes: list[Node], fabric_size: int = 0, replicas: int = 1) -> P
                     compute_total=1000,
                     memory_mb=CARD_MEMORY_MB,
                 )
+            if topology and n.gpus > 1:
+                model.set_topology(name, *island_links(name, n.gpus))
             i += 1
     return model
+
+
+def island_links(host: str, gpus: int):
+    """(links, numa) of a host whose cards form NVLink islands of at most 4, one per NUMA node,
+    the islands joined only through the inter-socket link."""
+    size = 4 if gpus >= 8 else gpus
+    uuids = ["%s-gpu%d" % (host, g) for g in range(gpus)]
+    links = []
+    for a in range(gpus):
+        for b in range(a + 1, gpus):
+            kind = "nvlink" if a // size == b // size else "system"
+            links.append((uuids[a], uuids[b], kind))
+    return links, [(u, g // size) for g, u in enumerate(uuids)]
 
 
 def target_workload(pods: list[Pod]) -> list[tuple[tuple, int]]:

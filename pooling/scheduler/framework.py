@@ -15,6 +15,7 @@ import numpy as np
 from stevedore import driver
 from stevedore import extension
 
+from pooling.scheduler import topology
 from pooling.scheduler.model import PoolModel
 from pooling.scheduler.request import NoValidHost
 from pooling.scheduler.request import Placement
@@ -28,9 +29,17 @@ class Candidates:
     """What a policy sees: the request, the feasible hosts (ascending slot = tie order) and the
     per-card fit of every device."""
 
-    __slots__ = ("model", "request", "hosts", "fit", "whole", "cpu_on_device_host")
+    __slots__ = (
+        "model",
+        "request",
+        "hosts",
+        "fit",
+        "whole",
+        "cpu_on_device_host",
+        "topology_aware",
+    )
 
-    def __init__(self, model, request, hosts, fit, whole, cpu_on_device_host):
+    def __init__(self, model, request, hosts, fit, whole, cpu_on_device_host, topology_aware=True):
         self.model = model
         self.request = request
         self.hosts = hosts
@@ -39,6 +48,17 @@ class Candidates:
         # NOTE: False when the workload's CPU/RAM never lands on the device host (a remote
         # placement for a given consumer); policies then leave host CPU out of their scores.
         self.cpu_on_device_host = cpu_on_device_host
+        self.topology_aware = topology_aware
+
+    def cards_for(self, devs: list[int]) -> list[int]:
+        """The request's cards among ``devs`` (fitting cards of one host, device order): for
+        several cards, those sharing the best link the host has (``topology.pick``)."""
+        count = self.request.count
+        if count > 1 and (self.topology_aware or self.request.link):
+            picked = topology.pick(self.model.dev_links, devs, count, self.request.link)
+            if picked is not None:
+                return picked
+        return devs[:count]
 
     def devices_on(self, h: int) -> list[int]:
         """The fitting device slots of host ``h``, in the host's device order."""
@@ -53,6 +73,9 @@ class Policy(abc.ABC):
 
     #: True when the policy only hands out whole cards (fractional requests are rounded up).
     whole_cards = False
+    #: False to give multi-card requests the first fitting cards in device order (for
+    #: comparison only; a request that demands a link level still gets one).
+    topology_aware = True
 
     @abc.abstractmethod
     def choose(self, cand: Candidates) -> tuple[int, list[int]]:
@@ -68,7 +91,7 @@ class Policy(abc.ABC):
         if cand.request.count == 1 and not cand.whole:
             cfree = cand.model.d.cfree
             devs = sorted(devs, key=lambda i: cfree[i])
-        return devs[: cand.request.count]
+        return cand.cards_for(devs)
 
 
 def known_policies() -> list[str]:
@@ -118,14 +141,23 @@ class Scheduler:
             else:
                 host_ok = np.bincount(on, minlength=nh) >= req.count
             host_ok &= model.host_mask(req.pool)
+            if req.link is not None:
+                self._link_filter(req, fit, host_ok)
         else:
             host_ok = model.host_mask(req.pool).copy()
         cpu_host_fixed, cpu_local, room = self._locality(req, consumer, host_ok)
         hosts = np.flatnonzero(host_ok)
         if not hosts.size:
             raise NoValidHost(lambda: self._explain(req, whole, consumer))
-        cand = Candidates(model, req, hosts, fit, whole, cpu_local)
+        cand = Candidates(
+            model, req, hosts, fit, whole, cpu_local, getattr(self.policy, "topology_aware", True)
+        )
         h, devs = self.policy.choose(cand)
+        links = model.dev_links
+        if req.link is not None and topology.pick(links, devs, req.count, req.link) is None:
+            # NOTE: a policy that chose cards without the link: the host has a group that
+            # holds the request (the filter made sure), so take it.
+            devs = topology.pick(model.dev_links, cand.devices_on(h), req.count, req.link)
         cpu_host = cpu_host_fixed if cpu_host_fixed is not None else self._cpu_host(req, h, room)
         d = model.d
         slices = tuple(
@@ -156,6 +188,14 @@ class Scheduler:
             if req.memory_mb:
                 fit &= d.mfree[:n] >= req.memory_mb
         return fit
+
+    def _link_filter(self, req: Request, fit: np.ndarray, host_ok: np.ndarray) -> None:
+        """Keep only hosts with ``req.count`` fitting cards that share ``req.link`` or better."""
+        model = self.model
+        for h in np.flatnonzero(host_ok).tolist():
+            devs = [i for i in model.host_devices[h] if fit[i]]
+            if topology.pick(model.dev_links, devs, req.count, req.link) is None:
+                host_ok[h] = False
 
     def _host_room(self, req: Request) -> np.ndarray | None:
         """Hosts with the request's CPU and RAM free (None when the request needs neither)."""
@@ -251,6 +291,16 @@ class Scheduler:
                     what,
                     per_host.max(),
                 )
+            if req.link is not None:
+                linked = np.zeros(model.n_hosts, dtype=bool)
+                linked[per_host >= req.count] = True
+                self._link_filter(req, fit & on_up, linked)
+                if not linked.any():
+                    return "no host has %d free whole cards %s sharing a %s link or better" % (
+                        req.count,
+                        what,
+                        req.link,
+                    )
         room = self._host_room(req)
         if consumer is not None and room is not None and not room[consumer]:
             return "consumer host %s lacks %s" % (req.consumer_host, _room_words(req))

@@ -15,6 +15,7 @@ import threading
 
 import numpy as np
 
+from pooling.scheduler import topology
 from pooling.scheduler.request import Placement
 from pooling.scheduler.request import Request
 
@@ -149,6 +150,9 @@ class PoolModel:
         self.dev_uuids: list[str | None] = []
         self.dev_index: dict[str, int] = {}
         self.dev_isolation: list[frozenset[str]] = []
+        # NOTE: per device slot, its link group label per level of topology.LEVELS (None: the
+        # host's topology is unknown); set by set_topology.
+        self.dev_links: list[tuple[int, ...] | None] = []
         self.pools = _Interner()
         self.fabrics = _Interner()
         self.vendors = _Interner()
@@ -241,6 +245,7 @@ class PoolModel:
             self.d.ensure(self.n_devices)
             self.dev_uuids.append(uuid)
             self.dev_isolation.append(frozenset())
+            self.dev_links.append(None)
             self.dev_index[uuid] = idx
         else:
             old_host = int(self.d.host[idx])
@@ -259,9 +264,21 @@ class PoolModel:
         d.gen[idx] = generation
         d.whole_free[idx] = compute_used == 0 and memory_used == 0
         self.dev_isolation[idx] = frozenset(isolation)
+        self.dev_links[idx] = None
         self.host_devices[h_idx].append(idx)
         self._refresh_host_capacity(h_idx)
         return idx
+
+    def set_topology(self, host: str, links, numa=()) -> None:
+        """Record how the cards of ``host`` connect (a driver ``Topology``'s ``links`` and
+        ``numa``); multi-card requests then get cards that share the best link (see
+        ``pooling.scheduler.topology``). Cards added later have none until the next call."""
+        h_idx = self._host_idx(host)
+        devs = self.host_devices[h_idx]
+        groups = topology.groups_from_links([self.dev_uuids[i] for i in devs], links, numa)
+        for i in devs:
+            self.dev_links[i] = groups[self.dev_uuids[i]]
+        self._touch_host(h_idx, struct=True)
 
     def remove_device(self, uuid: str) -> None:
         idx = self._dev_idx(uuid)

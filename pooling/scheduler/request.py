@@ -10,6 +10,8 @@ import dataclasses
 
 LOCALITIES = ("local", "remote-allowed", "remote-required")
 ISOLATION_LEVELS = ("hard", "firm", "soft", "none")
+#: as pooling.scheduler.topology.LEVELS (kept here so that the request module stands alone).
+LINK_LEVELS = ("nvlink", "pcie_switch", "pcie_hostbridge", "numa")
 
 
 class NoValidHost(Exception):
@@ -58,6 +60,10 @@ class Request:
     pool: str | None = None
     cpu_milli: int = 0
     ram_mb: int = 0
+    #: the worst link level the cards of a multi-card request may share (``nvlink``,
+    #: ``pcie_switch``, ``pcie_hostbridge``, ``numa``; see ``pooling.scheduler.topology``);
+    #: None = any, the best available still preferred.
+    link: str | None = None
 
     def __post_init__(self):
         if self.count < 0:
@@ -77,6 +83,13 @@ class Request:
                 "isolation must be one of %s, got %r"
                 % (", ".join(ISOLATION_LEVELS), self.isolation)
             )
+        if self.link is not None:
+            if self.link not in LINK_LEVELS:
+                raise ValueError(
+                    "link must be one of %s, got %r" % (", ".join(LINK_LEVELS), self.link)
+                )
+            if self.count < 2:
+                raise ValueError("link applies to requests of 2 or more cards")
         # NOTE: accept any iterable of names for convenience, store frozensets so that the
         # request stays hashable (the policies memoise per request shape).
         for field in ("models", "vendors"):

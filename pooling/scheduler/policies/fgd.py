@@ -69,6 +69,7 @@ class FgdPolicy(Policy):
             "waste_weight",
             "cpu_weight",
             "reserve_weight",
+            "topology_aware",
         ):
             if key in options:
                 setattr(self, key, type(getattr(self, key))(options.pop(key)))
@@ -185,7 +186,8 @@ class FgdPolicy(Policy):
             total += self.cpu_weight * self._total * max(0.0, idle - fed)
         if self._reserve:
             reserve = self._reserve
-            total -= self.reserve_weight * self._total * sum(reserve.get(m, 0.0) * s for m, s in items)
+            kept = sum(reserve.get(m, 0.0) * s for m, s in items)
+            total -= self.reserve_weight * self._total * kept
         if self.waste_weight:
             waste = self._waste
             total += self.waste_weight * self._total * sum(waste[s] for _, s in items)
@@ -206,7 +208,8 @@ class FgdPolicy(Policy):
                 cards.append((i, int(d.model[i]), _share_of(raw, 0, 0), raw))
         cpu_free = int(model.h.cpu_free[h])
         items = tuple(sorted((m, s) for _, m, s, _ in cards))
-        sig = (cpu_free, tuple((m, raw) for _, m, _, raw in cards))
+        links = model.dev_links
+        sig = (cpu_free, tuple((m, raw, links[i]) for i, m, _, raw in cards))
         state = (cpu_free, cards, items, sig)
         self._states[h] = (ver, state)
         return state
@@ -245,7 +248,9 @@ class FgdPolicy(Policy):
         fit = cand.fit
         fitting = [p for p, c in enumerate(cards) if fit[c[0]]]
         if cand.whole or req.count > 1:
-            chosen = fitting[: req.count]
+            devs = [cards[p][0] for p in fitting]
+            pos = {d: p for d, p in zip(devs, fitting)}
+            chosen = [pos[d] for d in cand.cards_for(devs)]
             after = tuple(sorted((c[1], 0 if p in chosen else c[2]) for p, c in enumerate(cards)))
             return self._score(before - self.frag(cpu_after, after)), chosen
         best, best_pos, seen = -1, None, {}
@@ -278,6 +283,7 @@ class FgdPolicy(Policy):
             req.models,
             req.vendors,
             req.isolation,
+            req.link,
             req.cpu_milli,
             cand.whole,
             cand.cpu_on_device_host,

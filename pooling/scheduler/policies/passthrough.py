@@ -29,4 +29,7 @@ class PassthroughPolicy(Policy):
         pick = np.argmin(key) if self.stack else np.argmax(key)
         best = int(hosts[int(pick)])
         count = max(cand.request.count, 1)
-        return best, cand.devices_on(best)[:count] if cand.request.count else []
+        if not cand.request.count:
+            return best, []
+        devs = cand.devices_on(best)
+        return best, cand.cards_for(devs) if count > 1 else devs[:count]

@@ -30,4 +30,4 @@ class SpreadPolicy(Policy):
         if cand.request.count == 1 and not cand.whole:
             cfree = cand.model.d.cfree
             devs = sorted(devs, key=lambda i: -cfree[i])
-        return best, devs[: cand.request.count]
+        return best, cand.cards_for(devs)
