@@ -19,6 +19,12 @@ Options (strings, from the agent's config):
     is unhealthy for that reason.  A missing file means all healthy.
 ``unavailable``
     If set, :meth:`SimDriver.available` says no with this reason (to rehearse a missing tool).
+``islands``
+    Device indexes that share the vendor's native link (NVLink, HCCS ...), one island per
+    comma-separated item, each ``first-last`` or ``a+b+c``, e.g. ``0-3,4-7`` (two NVLink
+    islands of an 8-card board).  Cards of different islands on one NUMA node share a host
+    bridge (``pcie_hostbridge``), others only the inter-socket link (``system``).  Without it,
+    the cards of each NUMA half share the native link.
 """
 
 from __future__ import annotations
@@ -104,6 +110,36 @@ def parse_devices(spec: str) -> list[SimSpec]:
     return result
 
 
+def parse_islands(spec: str) -> list[tuple[int, ...]]:
+    """Parse the ``islands`` option.
+
+    :param spec: comma-separated islands, each ``first-last`` or ``a+b+c`` device indexes.
+    :returns: one tuple of indexes per island.
+    :raises ValueError: an item is malformed or an index is in two islands.
+    """
+    islands: list[tuple[int, ...]] = []
+    seen: set[int] = set()
+    for item in (part.strip() for part in spec.split(',')):
+        if not item:
+            continue
+        try:
+            if '-' in item:
+                first, last = (int(x) for x in item.split('-', 1))
+                members = tuple(range(first, last + 1))
+            else:
+                members = tuple(int(x) for x in item.split('+'))
+        except ValueError:
+            members = ()
+        if not members or min(members) < 0:
+            raise ValueError(f'sim islands item {item!r}: expected first-last or a+b+c of '
+                             f'device indexes')
+        if seen & set(members):
+            raise ValueError(f'sim islands item {item!r}: index already in another island')
+        seen.update(members)
+        islands.append(members)
+    return islands
+
+
 def default_isolation(vendor: str, model: str) -> tuple[str, ...]:
     """Return the isolation levels our plugins can enforce on a device of this kind.
 
@@ -131,6 +167,7 @@ class SimDriver(base.AcceleratorDriver):
         self.host = self.options.get('host') or 'sim-host'
         self.specs = parse_devices(self.options.get('devices') or DEFAULT_DEVICES)
         self.health_file = self.options.get('health_file') or ''
+        self.islands = parse_islands(self.options.get('islands') or '')
         self._health: dict[str, str] = {}
         self._partitions: dict[str, list[Partition]] = {}
         self._next_id = 0
@@ -162,13 +199,20 @@ class SimDriver(base.AcceleratorDriver):
 
     def topology(self) -> Topology:
         devices = self.discover()
+        island = {index: n for n, members in enumerate(self.islands) for index in members}
         links = []
         for i, a in enumerate(devices):
             for b in devices[i + 1:]:
                 if a.vendor != b.vendor:
                     continue
-                if a.numa_node == b.numa_node:
+                if self.islands:
+                    same = island.get(a.index, -1 - a.index) == island.get(b.index, -1 - b.index)
+                else:
+                    same = a.numa_node == b.numa_node
+                if same:
                     kind = vendors.FACTS[a.vendor].link_kind
+                elif a.numa_node == b.numa_node:
+                    kind = 'pcie_hostbridge'
                 else:
                     kind = 'system'
                 links.append(Link(a.uuid, b.uuid, kind))

@@ -2,8 +2,10 @@
 
 import pytest
 
+from pooling.scheduler import PoolModel
 from pooling.scheduler import Request
 from pooling.scheduler import Scheduler
+from pooling.scheduler import load_policy
 from tests.unit.scheduler.base import pool
 from tests.unit.scheduler.base import take
 
@@ -120,3 +122,41 @@ def test_binpack_puts_host_only_work_where_no_card_idles():
     take(m, s, Request(1000, 1, locality="local", consumer_host="h2"))
     p = s.select(Request(0, 0, count=0, cpu_milli=1000))
     assert (p.host, p.slices) == ("h2", ())
+
+
+def _scarce_pool():
+    """A 2-card T4 host with CPU to spare, then a CPU-tight 8-card G2 host; half the workload
+    can only run on T4."""
+    m = PoolModel()
+    m.add_host("t4", cpu_milli=64000, ram_mb=10**6)
+    m.add_host("g2", cpu_milli=20000, ram_mb=10**6)
+    for i in range(2):
+        m.upsert_device("t4-%d" % i, "t4", "nvidia", "T4", memory_mb=16000)
+    for i in range(8):
+        m.upsert_device("g2-%d" % i, "g2", "nvidia", "G2", memory_mb=16000)
+    m.set_target_workload([((4000, 1000, 1, frozenset({"T4"})), 1.0), ((4000, 1000, 1, None), 1.0)])
+    return m
+
+
+def test_default_keeps_scarce_models_for_the_requests_that_need_them():
+    # A CPU-heavy request that may run anywhere: the CPU term alone sends it to the T4 host
+    # (G2 would strand cards for lack of CPU), which the T4-only half of the workload needs.
+    req = Request(1000, 16000, count=1, cpu_milli=10000)
+    plain = load_policy("default", reserve_weight=0.0)
+    assert Scheduler(_scarce_pool(), plain).select(req).host == "t4"
+    assert Scheduler(_scarce_pool(), "default").select(req).host == "g2"
+    assert Scheduler(_scarce_pool(), "default-online").select(req).host == "t4"  # no history
+
+
+def test_reserve_is_the_share_constrained_shapes_take_of_a_model():
+    from pooling.scheduler.policies.fgd import _reserve
+
+    m = _scarce_pool()
+    t4, g2 = m.models.ids["T4"], m.models.ids["G2"]
+    # T4-only shapes: half the demand, on a fifth of the cards -> capped at 1
+    assert _reserve(m, [(4000, 1000, 1, frozenset({t4}), 1.0), (4000, 1000, 1, None, 1.0)]) == {
+        t4: 1.0
+    }
+    both = _reserve(m, [(0, 500, 1, frozenset({t4, g2}), 1.0), (0, 500, 1, None, 9.0)])
+    assert both == {t4: pytest.approx(0.1), g2: pytest.approx(0.1)}
+    assert _reserve(m, [(0, 500, 1, None, 1.0)]) == {}
