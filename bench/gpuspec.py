@@ -162,7 +162,9 @@ def generate(base: str, level: float, profile: Profile, nodes, seed: int = DEFAU
                 # NOTE: few multi-card pods are constrained in the shipped files; a pod none of
                 # its kind's specs can host draws from the one-card strings that can.
                 choices = [
-                    (s, c) for s, c in sorted(profile.specs["one"].items()) if _feasible(s, row, nodes)
+                    (s, c)
+                    for s, c in sorted(profile.specs["one"].items())
+                    if _feasible(s, row, nodes)
                 ]
             if choices:
                 specs, counts = zip(*choices)
@@ -200,9 +202,7 @@ def main(argv=None) -> int:
     p.add_argument("--level", type=float, help="fraction of GPU pods to constrain, e.g. 0.34")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED)
     p.add_argument("--out", help="output CSV (with --base)")
-    p.add_argument(
-        "--dest", help="folder of the standard set (default: TRACE_DIR/generated)"
-    )
+    p.add_argument("--dest", help="folder of the standard set (default: TRACE_DIR/generated)")
     args = p.parse_args(argv)
     src = args.trace_dir
     profile_paths = [os.path.join(src, f) for f in PROFILE_FILES]
