@@ -56,9 +56,10 @@ def check_exists(*paths: str) -> None:
     if missing:
         raise TraceMissing(
             "trace file(s) not found: %s\n"
-            "Get the Alibaba GPU trace v2023 with `python -m bench.trace_fetch` (downloads the CSVs "
-            "from github.com/alibaba/clusterdata at a pinned commit into bench/data/openb and checks "
-            "their SHA-256), or point POOLING_TRACE_DIR (or --nodes/--pods) at a folder that has them."
+            "Get the Alibaba GPU trace v2023 with `python -m bench.trace_fetch` (downloads "
+            "the CSVs from github.com/alibaba/clusterdata at a pinned commit into "
+            "bench/data/openb and checks their SHA-256), or point POOLING_TRACE_DIR "
+            "(or --nodes/--pods) at a folder that has them."
             % ", ".join(missing)
         )
 

@@ -97,7 +97,9 @@ def fetch(names, dest: str = DEFAULT_DEST, base_url: str = BASE_URL, manifest: s
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.trace_fetch", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python -m bench.trace_fetch", description=__doc__.split("\n")[0]
+    )
     p.add_argument("names", nargs="*", help="CSV file names (default: every file of the manifest)")
     p.add_argument("--dest", default=DEFAULT_DEST, help="where to put them (%(default)s)")
     p.add_argument("--base-url", default=BASE_URL, help="where to read them (%(default)s)")
