@@ -100,7 +100,9 @@ def _operation(path, method, query, body, status, response):
     op['responses'][str(status)] = ok
     for code, text in ((400, 'Bad request'), (403, 'Forbidden'), (404, 'Not found'),
                        (405, 'Method not allowed'), (406, 'Unsupported microversion'),
-                       (409, 'Conflict'), (415, 'Unsupported media type')):
+                       (409, 'Conflict'), (413, 'Request body too large'),
+                       (415, 'Unsupported media type'),
+                       (503, 'Database unreachable; retry after Retry-After seconds')):
         op['responses'][str(code)] = {'description': text, 'content': {
             'application/json': {'schema': ERROR}}}
     return op

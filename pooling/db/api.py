@@ -36,25 +36,44 @@ def writer(fn):
 
 
 def configure(conf) -> None:
-    """Point the process's transaction context at ``conf.database``."""
-    use_connection(conf.database.connection, max_pool_size=conf.database.max_pool_size)
+    """Point the process's transaction context at ``conf.database``, every option of it.
+
+    NOTE: oslo.db's enginefacade knows each ``[database]`` option by name
+    (pool sizes and timeouts, recycle time, SQL mode, retries, connection
+    parameters, …), so the whole group is handed over; a hand-picked subset
+    silently ignored the rest (issue 13).
+    """
+    _use(dict(conf.database.items()))
 
 
-def use_connection(url: str, max_pool_size: int | None = None):
+def use_connection(url: str, **options):
     """Give this process a fresh engine for ``url``; returns a callable restoring the old one."""
+    return _use(dict(options, connection=url))
+
+
+def _use(options: dict):
     global _serialize_writers
-    factory = enginefacade._TransactionFactory()
+    url = options.get('connection') or ''
     # NOTE: thread_checkin sleeps 0 s at every pool checkin so that eventlet
     # green threads take turns; with OS threads it only adds a GIL handover
     # per transaction.
-    opts = {'connection': url, 'thread_checkin': False}
+    options.setdefault('thread_checkin', False)
     _serialize_writers = url.startswith('sqlite')
     if _serialize_writers:
-        opts['sqlite_fk'] = True
-    elif max_pool_size:
-        opts['max_pool_size'] = max_pool_size
-    factory.configure(**opts)
-    return context_manager.patch_factory(factory)
+        options['sqlite_fk'] = True
+    # NOTE: options the engine does not take (backend, db_inc_retry_interval, …)
+    # are left out rather than warned about at every start.
+    known = _configurable()
+    fresh = enginefacade.transaction_context()
+    fresh.configure(**{k: v for k, v in options.items() if k in known and v is not None})
+    return context_manager.patch_factory(fresh)
+
+
+def _configurable() -> set:
+    """Names ``configure`` accepts: oslo.db's [database] options the engine reads."""
+    from oslo_db import options as db_options
+
+    return {opt.dest for opt in db_options.database_opts} | {'thread_checkin', 'sqlite_fk'}
 
 
 def get_engine():
