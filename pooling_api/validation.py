@@ -17,10 +17,18 @@ def _validate(data, schema: dict) -> None:
 
 
 def _message(err: jsonschema.ValidationError, what: str) -> str:
-    where = '/'.join(str(p) for p in err.absolute_path)
+    # NOTE: jsonschema quotes the whole bad value (repr); a 50 MB string came
+    # back in a 52 MB 400 (issue 13). Only a prefix of it is quoted.
+    message = err.message
+    full = repr(err.instance)
+    if len(full) > method.QUOTE_CHARS:
+        message = message.replace(full, method.quote(err.instance))
+        if len(message) > 4 * method.QUOTE_CHARS:
+            message = message[:4 * method.QUOTE_CHARS] + '...'
+    where = '/'.join(str(p) for p in err.absolute_path)[:method.QUOTE_CHARS]
     if err.validator == 'additionalProperties':
-        return 'Invalid %s: %s' % (what, err.message)
-    return 'Invalid %s%s: %s' % (what, ' at %r' % where if where else '', err.message)
+        return 'Invalid %s: %s' % (what, message)
+    return 'Invalid %s%s: %s' % (what, ' at %r' % where if where else '', message)
 
 
 def body(req, schema: dict) -> dict:

@@ -35,6 +35,12 @@ def register_opts(conf: cfg.ConfigOpts) -> None:
 
     conf.register_opts(messaging_metrics.oslo_messaging_metrics,
                        group='oslo_messaging_metrics')
+    from oslo_middleware import opts as middleware_opts
+
+    for group, opts in (middleware_opts.list_opts_sizelimit()
+                        + middleware_opts.list_opts_healthcheck()
+                        + middleware_opts.list_opts_http_proxy_to_wsgi()):
+        conf.register_opts(opts, group=group)
     from keystonemiddleware import auth_token
 
     for group, opts in auth_token.list_opts():
