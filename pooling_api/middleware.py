@@ -1,7 +1,8 @@
 """WSGI middleware of our own: identity without Keystone, context, microversion."""
 
 import io
-import time
+import socket
+import threading
 
 from oslo_middleware import healthcheck
 from oslo_middleware import sizelimit
@@ -115,32 +116,47 @@ class JSONBody:
         self.read_timeout = read_timeout
 
     def _read(self, req) -> bytes:
-        # NOTE: gunicorn hands its client socket in the environ; a timeout on it
-        # bounds each recv, and the deadline bounds their sum. Other servers
-        # (mod_wsgi, uWSGI, the test client) bound body time themselves.
+        # NOTE: gunicorn hands its client socket in the environ, and its body
+        # reader loops on recv until it has what was asked for, so a timeout on
+        # each recv would not bound a trickle; a timer shuts the socket's read
+        # side at the deadline instead, which ends any read at once (the 408
+        # still goes out). Other servers (mod_wsgi, uWSGI, the test client)
+        # bound body time themselves.
         sock = req.environ.get('gunicorn.socket')
-        deadline = time.monotonic() + self.read_timeout
+        expired = threading.Event()
+
+        def expire():
+            expired.set()
+            try:
+                sock.shutdown(socket.SHUT_RD)
+            except OSError:
+                pass
+
+        timer = None
+        if sock is not None:
+            timer = threading.Timer(self.read_timeout, expire)
+            timer.daemon = True
+            timer.start()
         stream = req.environ['wsgi.input']
         chunks = []
-        length = req.content_length
-        left = length if length is not None else None
-        old = sock.gettimeout() if sock is not None else None
+        left = req.content_length
         try:
             while left is None or left > 0:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError
-                if sock is not None:
-                    sock.settimeout(remaining)
                 chunk = stream.read(self.CHUNK if left is None else min(left, self.CHUNK))
                 if not chunk:
                     break
                 chunks.append(chunk)
                 if left is not None:
                     left -= len(chunk)
+        except Exception:
+            if expired.is_set():
+                raise TimeoutError from None
+            raise
         finally:
-            if sock is not None:
-                sock.settimeout(old)
+            if timer is not None:
+                timer.cancel()
+        if expired.is_set() or (left is not None and left > 0):
+            raise TimeoutError  # cut off, or the client closed before the end
         return b''.join(chunks)
 
     @webob.dec.wsgify
