@@ -13,6 +13,7 @@ import pecan
 
 from pooling import exception
 from pooling_api import method
+from pooling_api.controllers import capacity
 from pooling_api.controllers import devices
 from pooling_api.controllers import hosts
 from pooling_api.controllers import pools
@@ -40,6 +41,7 @@ ROUTES = {
     '/v1/vgpus': {'GET': vgpus.list_vgpus, 'POST': vgpus.create_vgpu},
     '/v1/vgpus/{ident}': {'GET': vgpus.show_vgpu, 'DELETE': vgpus.delete_vgpu},
     '/v1/usage': {'GET': usage.show_usage},
+    '/v1/capacity': {'GET': capacity.show_capacity},
     '/v1/slots': {'GET': slots.list_slots},
     '/v1/vendordata': {'POST': vendordata.vendordata},
     '/v1/quotas/{project_id}': {'GET': quotas.show_quota, 'PUT': quotas.update_quota,
