@@ -42,7 +42,7 @@ def extract(headers) -> microversion_parse.Version:
         version = microversion_parse.parse_version_string(text)
     except (TypeError, ValueError):
         raise BadVersion('Invalid microversion %r: expected "%s 1.N" or "latest"'
-                         % (text, SERVICE_TYPE)) from None
+                         % (text[:32], SERVICE_TYPE)) from None
     if not MIN_VERSION <= version <= MAX_VERSION:
         raise UnsupportedVersion('Microversion %s is not supported: this server supports %s '
                                  'to %s' % (text, VERSIONS[0], VERSIONS[-1]))

@@ -48,7 +48,7 @@ def query(req, schema: dict) -> dict:
         values = req.GET.getall(key)
         if len(values) > 1:
             raise method.HTTPError(400, 'pooling.invalid',
-                                   'Invalid query: %r given more than once' % key)
+                                   'Invalid query: %r given more than once' % key[:64])
         params[key] = values[0]
     try:
         _validate(params, schema)
