@@ -19,7 +19,7 @@ from tests.functional import tcpproxy
 
 
 @pytest.fixture
-def api_via_proxy(mysql_db):
+def api_via_proxy(mysql_db, request):
     url = urllib.parse.urlsplit(mysql_db.url)
     proxy = tcpproxy.Proxy(url.hostname, url.port or 3306)
     port = proxy.start()
@@ -27,6 +27,8 @@ def api_via_proxy(mysql_db):
     conf = fixtures.make_conf(proxied, 'fake:/')
     # NOTE: no reconnect attempts at engine start, so a cut shows at once.
     conf.set_override('max_retries', 0, group='database')
+    for key, value in getattr(request, 'param', {}).items():
+        conf.set_override(key, value, group='database')
     old = db_api.context_manager._factory
     db_api.configure(conf)
     migration.upgrade()
@@ -68,3 +70,23 @@ def test_other_database_errors_stay_500(api_via_proxy, monkeypatch):
     monkeypatch.setattr(pool_obj, 'list_pools', broken)
     resp = client.get('/v1/pools')
     assert resp.status_int == 500 and 'Retry-After' not in resp.headers
+
+
+@pytest.mark.parametrize('api_via_proxy', [{'use_db_reconnect': True, 'db_retry_interval': 1,
+                                            'db_inc_retry_interval': False}], indirect=True)
+def test_use_db_reconnect_rides_out_a_short_outage(api_via_proxy):
+    """[database] use_db_reconnect and db_retry_interval reach our transactions.
+
+    Before, they were ignored (no DB API layer read them): the request got a
+    503 (or a 500 before that) whatever the option said.
+    """
+    import threading
+
+    client, proxy = api_via_proxy
+    assert client.get('/v1/pools').status_int == 200
+    proxy.cut()
+    threading.Timer(1.5, proxy.restore).start()
+    started = time.monotonic()
+    resp = client.get('/v1/pools')
+    assert resp.status_int == 200, resp.text
+    assert 1.0 < time.monotonic() - started < 10
