@@ -12,6 +12,7 @@ from oslo_service import service
 
 from pooling import rpc
 from pooling.agent import manager as agent_manager
+from pooling.agent import platforms as agent_platforms
 from pooling.conductor import manager as conductor_manager
 from pooling.conductor import rpcapi as conductor_rpcapi
 
@@ -45,7 +46,7 @@ class _RPCService(service.ServiceBase):
         if self.transport is None:
             self.transport = rpc.get_transport(self.conf)
         self._server = rpc.get_server(self.transport, self._topic, self._server_name,
-                                      [self.endpoint])
+                                      [self.endpoint, *getattr(self, 'extra_endpoints', ())])
         self._server.start()
         self._thread = threading.Thread(target=self._loop, name=self._topic, daemon=True)
         self._thread.start()
@@ -110,6 +111,7 @@ class AgentService(_RPCService):
             self.transport = rpc.get_transport(self.conf)
         conductor = conductor_rpcapi.ConductorAPI(self.conf, self.transport)
         self.endpoint = agent_manager.AgentManager(self.conf, conductor)
+        self.extra_endpoints = [agent_platforms.PlatformEndpoint(self.conf)]
         super().start()
 
     def periodic(self):

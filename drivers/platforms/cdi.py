@@ -45,7 +45,8 @@ CLASS = 'vgpu'
 KIND = f'{VENDOR}/{CLASS}'
 
 #: Every consumer ``platform`` value whose runtime reads CDI specs.
-CDI_PLATFORMS = ('container', 'docker', 'podman', 'containerd', 'cri-o', 'kubernetes')
+CDI_PLATFORMS = ('container', 'cdi', 'docker', 'podman', 'containerd', 'cri-o',
+                 'kubernetes')
 
 #: Versions a loader knows, oldest first (the spec's ``version.go`` history).
 VERSIONS = ('0.3.0', '0.4.0', '0.5.0', '0.6.0', '0.7.0', '0.8.0', '1.0.0', '1.1.0')
@@ -243,7 +244,7 @@ class CdiPlatform(base.PlatformDriver):
     (``/etc/pooling/lease.json``: where the container sees its lease), ``dev_root`` (``/``: the
     host's root as this process sees it, prefixed to device nodes' ``hostPath``), ``mounts``
     (library mounts for every vGPU, ``host[:container[:rw]]``), ``env`` (extra ``NAME=value``
-    for every vGPU).
+    for every vGPU), ``platforms`` (the consumer platforms served; default every CDI one).
     """
 
     name = 'cdi'
@@ -251,6 +252,8 @@ class CdiPlatform(base.PlatformDriver):
 
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
         super().__init__(options)
+        if self.options.get('platforms'):
+            self.platforms = tuple(self.options['platforms'])
         self.spec_dir = str(self.options.get('spec_dir') or '/var/run/cdi')
         self.lease_dir = str(self.options.get('lease_dir') or '/var/lib/pooling/leases')
         self.lease_path = str(self.options.get('lease_path') or '/etc/pooling/lease.json')
@@ -311,6 +314,13 @@ class CdiPlatform(base.PlatformDriver):
     # The contract ------------------------------------------------------------
     def attach(self, request: base.PlatformRequest) -> base.PlatformAttachment:
         spec = self.build_spec(request)
+        for mount in spec['devices'][0]['containerEdits'].get('mounts', ()):
+            if not request.is_remote or mount['containerPath'] != self.lease_path:
+                if not os.path.exists(mount['hostPath']):
+                    # NOTE: runc refuses to start a container whose bind source is missing;
+                    # say so here, where an operator looks, not only in the user's error.
+                    LOG.warning('vGPU %s: CDI mount source %s does not exist on this host',
+                                request.vgpu_uuid, mount['hostPath'])
         details: dict[str, Any] = {'spec': self.spec_path(request.vgpu_uuid),
                                    'cdiVersion': spec['cdiVersion']}
         try:

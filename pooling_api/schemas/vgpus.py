@@ -5,8 +5,8 @@ from pooling_api.schemas import common
 CONSUMER = {
     'type': 'object', 'required': ['platform', 'id'],
     'properties': {
-        'platform': {'type': 'string', 'enum': ['nova', 'cdi', 'kubernetes', 'vmware',
-                                                'libvirt', 'baremetal', 'other']},
+        'platform': {'type': 'string', 'enum': ['nova', 'cdi', 'container', 'kubernetes',
+                                                'vmware', 'libvirt', 'baremetal', 'other']},
         'host': {'type': 'string', 'minLength': 1, 'maxLength': 255},
         'id': {'type': 'string', 'minLength': 1, 'maxLength': 255}},
     'additionalProperties': False,
