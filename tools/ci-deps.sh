@@ -8,12 +8,21 @@
 #                               the CDI JSON schema (schema.json, defs.json) the CDI specs are
 #                               validated against; source package only, nothing is built
 #
+#   golang-go golang-github-vmware-govmomi-dev
+#                               the vCenter simulator for the vmware tests: our main.go
+#                               (tests/fixtures/vcsim) on Debian's govmomi simulator library,
+#                               built once by tools/build-vcsim.sh into .cache/vcsim
+#   libvirt-dev pkg-config gcc  libvirt's test driver for the libvirt tests: tools/venv.sh builds
+#                               libvirt-python against it when it is present
+#
 # Other helpers append their own lines to PACKAGES (one group per platform, with why).
 set -eu
 PACKAGES=(
     # containers (CDI)
     podman runc busybox-static
     golang-github-container-orchestrated-devices-container-device-interface-dev
+    # vmware (vCenter simulator) and libvirt (test driver)
+    golang-go golang-github-vmware-govmomi-dev libvirt-dev pkg-config gcc
 )
 missing=()
 for pkg in "${PACKAGES[@]}"; do
