@@ -71,7 +71,8 @@ def _spec(req, body: dict) -> dict:
 
 
 def list_vgpus(req):
-    """GET /v1/vgpus?state=&all_projects=&project_id=&consumer_id= → 200 {"vgpus": [...]}."""
+    """GET /v1/vgpus?state=&all_projects=&project_id=&consumer_id=&consumer_platform=
+    → 200 {"vgpus": [...]}; ``consumer_platform`` defaults to ``nova``."""
     policy.authorize(req, policies.LIST)
     query = validation.query(req, schemas.LIST_QUERY)
     ctx = method.context(req)
@@ -81,7 +82,7 @@ def list_vgpus(req):
         project_id = query.get('project_id')
     consumer = None
     if query.get('consumer_id'):
-        consumer = ('nova', query['consumer_id'])
+        consumer = (query.get('consumer_platform', 'nova'), query['consumer_id'])
     vgpus = vgpu_obj.list_vgpus(ctx, project_id=project_id, state=query.get('state'),
                                 consumer=consumer,
                                 limit=req.environ['pooling.services'].conf.api.max_limit)

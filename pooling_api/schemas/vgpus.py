@@ -32,7 +32,8 @@ LIST_QUERY = {
     'properties': {'state': {'type': 'string', 'enum': ['SCHEDULED', 'PREPARING', 'ACTIVE',
                                                         'RELEASING', 'DELETED', 'ERROR']},
                    'all_projects': common.BOOL_QUERY, 'project_id': common.IDENT,
-                   'consumer_id': common.IDENT},
+                   'consumer_id': common.IDENT,
+                   'consumer_platform': CONSUMER['properties']['platform']},
     'additionalProperties': False,
 }
 SLICE = {
