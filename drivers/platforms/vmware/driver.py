@@ -92,6 +92,7 @@ class VmwarePlatform(base.PlatformDriver):
         self.profile_map = dict(self.options.get('profile_map') or {})
         # NOTE: attach and detach read-modify-write a VM's extraConfig; one VM at a time.
         self._lock = threading.Lock()
+        self._shapes_seen: dict[tuple[str, str], tuple[PartitionProfile, ...]] = {}
 
     # The contract ----------------------------------------------------------
     def validate(self, request: base.PlatformRequest) -> None:
@@ -189,8 +190,9 @@ class VmwarePlatform(base.PlatformDriver):
                         pci_address=card.pci_id, memory_mb=card.memory_mb, compute_units=0,
                         numa_node=None, driver_version='', healthy=healthy,
                         health_reason=reason, isolation=('hard',), index=index))
-                    offered[card.uuid] = tuple(
-                        p.name for p in self._shapes(host, card))
+                    shapes = self._shapes(host, card)
+                    self._shapes_seen[(host.name, card.uuid)] = shapes
+                    offered[card.uuid] = tuple(p.name for p in shapes)
                 found.append(base.DiscoveredHost(name=host.name, devices=tuple(devices),
                                                  profiles=offered))
         return found
@@ -199,8 +201,10 @@ class VmwarePlatform(base.PlatformDriver):
         """The shapes the scheduler may snap a slice on this card to (see the module doc).
 
         A card enabled for DirectPath offers itself whole; a vGPU card its ``vgpu_class``
-        profiles.
+        profiles. Answered from the last :meth:`discover` when it saw the card.
         """
+        if (host_name, device_uuid) in self._shapes_seen:
+            return self._shapes_seen[(host_name, device_uuid)]
         for vc in self.vcenters.values():
             for host in vc.hosts():
                 if host.name != host_name:
