@@ -91,6 +91,13 @@ class Mount:
     readonly: bool = True
 
 
+def _milli(data: Mapping[str, Any]) -> int:
+    """Thousandths of a card from the conductor's ``compute_milli`` or the API's percent."""
+    if data.get('compute_milli') is not None:
+        return int(data['compute_milli'])
+    return int(round(float(data.get('compute_percent') or 0) * 10))
+
+
 @dataclasses.dataclass(frozen=True)
 class SliceHandle:
     """One prepared slice: where it lives and what its isolation plugin said a consumer needs.
@@ -129,7 +136,7 @@ class SliceHandle:
                            for m in att.get('mounts') or ())
             return cls(index=int(slice_.get('index', 0)), device_uuid=str(slice_['device_uuid']),
                        host=str(slice_.get('host') or ''),
-                       compute_milli=int(slice_.get('compute_milli') or 0),
+                       compute_milli=_milli(slice_),
                        memory_mb=int(slice_.get('memory_mb') or 0),
                        isolation=str(att.get('isolation') or 'none'),
                        visible_uuid=str(att.get('visible_uuid') or ''),
@@ -216,7 +223,7 @@ class PlatformRequest:
                    isolation=str(vgpu.get('isolation') or 'none'),
                    locality=str(vgpu.get('locality') or 'local'),
                    profile=vgpu.get('profile'),
-                   compute_milli=int(vgpu.get('compute_milli') or 0),
+                   compute_milli=_milli(vgpu),
                    memory_mb=int(vgpu.get('memory_mb') or 0), count=int(vgpu.get('count') or 1))
 
 

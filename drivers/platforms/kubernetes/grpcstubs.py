@@ -42,7 +42,7 @@ def _stub_dir() -> str:
     return os.path.join(base, digest.hexdigest()[:16])
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _generated() -> str:
     try:
         from grpc_tools import protoc

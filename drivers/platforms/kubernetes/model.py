@@ -1,4 +1,4 @@
-"""What Kubernetes may allocate from the pool: DeviceClasses and ResourceSlices (``resource.k8s.io/v1``).
+"""What Kubernetes may allocate from the pool: DeviceClasses and ResourceSlices (v1).
 
 A pure function of the pool's books (devices, hosts, profiles, vGPUs), so the controller, the
 ``pooling-k8s manifests`` dry run and the tests build exactly the same objects.
