@@ -37,8 +37,12 @@ RPC_NAMESPACE = 'platforms'
 RPC_VERSION = '1.0'
 def driver_options(conf, name: str) -> dict[str, Any]:
     """Options of one platform driver from ``[platforms]`` (drivers never read config)."""
+    p = conf.platforms
+    if name == 'kubernetes':
+        return {'spec_dir': p.cdi_spec_dir, 'lease_dir': p.cdi_lease_dir,
+                'lease_path': p.cdi_lease_path, 'dev_root': p.cdi_dev_root,
+                'mounts': p.cdi_mounts}
     if name == 'cdi':
-        p = conf.platforms
         return {'spec_dir': p.cdi_spec_dir, 'platforms': p.cdi_platforms,
                 'lease_dir': p.cdi_lease_dir, 'lease_path': p.cdi_lease_path,
                 'dev_root': p.cdi_dev_root, 'mounts': p.cdi_mounts}
