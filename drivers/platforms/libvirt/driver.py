@@ -39,6 +39,7 @@ from pooling_drivers.platforms.vmware import profiles as profiles_mod
 
 LOG = logging.getLogger(__name__)
 
+_QUIET = False
 _UUID = re.compile(r'^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$')
 _TYPE_NAME = re.compile(r'^(?:grid|nvidia)\s+([a-z0-9]+)-(.+)$', re.IGNORECASE)
 
@@ -49,6 +50,12 @@ def _libvirt():
     except ImportError as exc:  # pragma: no cover - depends on the installation
         raise base.PlatformUnavailableError(
             'the libvirt platform needs libvirt-python (built against libvirt-dev)') from exc
+    global _QUIET
+    if not _QUIET:
+        # NOTE: libvirt prints every error to stderr besides raising it; we raise (or
+        # expect, e.g. a domain without our metadata) and log what matters ourselves.
+        libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
+        _QUIET = True
     return libvirt
 
 
