@@ -112,6 +112,10 @@ class VmwarePlatform(base.PlatformDriver):
                 # A previous attach stopped between its two steps: finish from the VM.
                 return self._finish(vc, vm, request, record)
             esx = vm.runtime.host
+            if esx is None:
+                raise base.ConsumerStateError(
+                    f'VM {request.consumer.id} is on no ESXi host now (orphaned or '
+                    'unregistered); the pool retries')
             local = {s.host for s in request.slices} == {esx.name}
             if local:
                 return self._attach_local(vc, vm, esx, request)
