@@ -70,9 +70,17 @@ class CdiSpecError(base.InvalidRequestError):
     """A spec breaks the CDI rules (kind, names, version, paths)."""
 
 
-def spec_file_name(vgpu_uuid: str) -> str:
-    """The file one vGPU's spec lives in: ``<vendor>-<class>_<uuid>.json``."""
-    return f'{VENDOR}-{CLASS}_{vgpu_uuid}.json'
+def spec_file_name(vgpu_uuid: str, tag: str = '') -> str:
+    """The file one vGPU's spec lives in: ``<vendor>-<class>[-<tag>]_<uuid>.json``.
+
+    The tag keeps apart the files of drivers sharing a directory (the agent's ``cdi`` and the
+    kubelet plugin's ``kubernetes``), so that one's reconcile never deletes the other's specs.
+    """
+    return f'{_stem(tag)}{vgpu_uuid}.json'
+
+
+def _stem(tag: str) -> str:
+    return f'{VENDOR}-{CLASS}-{tag}_' if tag else f'{VENDOR}-{CLASS}_'
 
 
 def device_name(vgpu_uuid: str) -> str:
@@ -249,6 +257,8 @@ class CdiPlatform(base.PlatformDriver):
 
     name = 'cdi'
     platforms = CDI_PLATFORMS
+    #: Marks this driver's spec files (see :func:`spec_file_name`).
+    file_tag = ''
 
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
         super().__init__(options)
@@ -265,7 +275,7 @@ class CdiPlatform(base.PlatformDriver):
 
     # What a vGPU becomes ---------------------------------------------------
     def spec_path(self, vgpu_uuid: str) -> str:
-        return os.path.join(self.spec_dir, spec_file_name(vgpu_uuid))
+        return os.path.join(self.spec_dir, spec_file_name(vgpu_uuid, self.file_tag))
 
     def lease_file(self, vgpu_uuid: str) -> str:
         return os.path.join(self.lease_dir, f'{vgpu_uuid}.json')
@@ -354,7 +364,7 @@ class CdiPlatform(base.PlatformDriver):
 
     def attached(self) -> list[str]:
         """The vGPU uuids that have a spec in ``spec_dir`` now."""
-        prefix, suffix = f'{VENDOR}-{CLASS}_', '.json'
+        prefix, suffix = _stem(self.file_tag), '.json'
         try:
             names = os.listdir(self.spec_dir)
         except FileNotFoundError:

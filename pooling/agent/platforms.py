@@ -33,6 +33,9 @@ from pooling.conf import platforms as platforms_conf
 LOG = logging.getLogger(__name__)
 
 NAMESPACE = 'pooling.platforms'
+#: Consumer platforms no agent serves: Nova's vGPUs reach their servers through Cyborg, so
+#: releasing them never waits for their compute host's agent.
+NOT_ON_AGENTS = ('nova',)
 RPC_NAMESPACE = 'platforms'
 RPC_VERSION = '1.0'
 def driver_options(conf, name: str) -> dict[str, Any]:
@@ -153,8 +156,9 @@ class PlatformNotifier:
     def _by_consumer_host(vgpus: list, hosts: set) -> dict:
         by_host = collections.defaultdict(list)
         for vgpu in vgpus:
-            host = (vgpu.get('consumer') or {}).get('host')
-            if host in hosts:
+            consumer = vgpu.get('consumer') or {}
+            host = consumer.get('host')
+            if host in hosts and consumer.get('platform') not in NOT_ON_AGENTS:
                 by_host[host].append(vgpu)
         return by_host
 

@@ -139,8 +139,10 @@ def _projects(pairs) -> dict[str, str]:
 
 
 def _cdi(args) -> cdi.CdiPlatform:
-    return cdi.CdiPlatform({'spec_dir': args.cdi_spec_dir, 'lease_dir': args.lease_dir,
-                            'platforms': ['kubernetes'], 'mounts': args.cdi_mount})
+    from pooling_drivers.platforms.kubernetes import platform
+
+    return platform.KubernetesPlatform({'spec_dir': args.cdi_spec_dir,
+                                        'lease_dir': args.lease_dir, 'mounts': args.cdi_mount})
 
 
 def cmd_kubelet_plugin(args) -> int:

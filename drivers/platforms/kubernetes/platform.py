@@ -13,3 +13,4 @@ from pooling_drivers.platforms import cdi
 class KubernetesPlatform(cdi.CdiPlatform):
     name = 'kubernetes'
     platforms = ('kubernetes',)
+    file_tag = 'k8s'

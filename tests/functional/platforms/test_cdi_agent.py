@@ -4,6 +4,7 @@ one CDI spec per ACTIVE vGPU on the consumer's host → a real podman run (when 
 
 import json
 import os
+import time
 
 import pytest
 
@@ -20,7 +21,8 @@ class CdiStack(fixtures.Stack):
     """Every agent runs the cdi platform with its own spec, lease and device directories."""
 
     def __init__(self, db_url, hosts, work):
-        super().__init__(db_url, hosts)
+        super().__init__(db_url, hosts, overrides={('platforms', 'detach_timeout'): 2,
+                                                   ('conductor', 'stuck_after'): 5})
         self.work = work
 
     def dirs(self, name):
@@ -102,6 +104,25 @@ def test_the_sync_removes_strays_and_restores_lost_specs(cdi_stack):
     stack.wait_for(lambda: not os.path.exists(stray), 'the stray spec to go', timeout=10)
     stack.wait_for(lambda: os.path.exists(_spec(stack, 'gpu-a', vgpu['uuid'])),
                    'the lost spec to come back', timeout=10)
+
+
+def test_release_waits_for_the_consumer_host_to_detach(cdi_stack):
+    stack = cdi_stack
+    vgpu, _ = _create(stack, 'cpu-1', 'job', locality='remote-required')
+    device = vgpu['slices'][0]['device_uuid']
+    held = stack.client.get('/v1/devices/' + device).json['used']['memory_mb']
+    stack.stop_service('cpu-1')
+    assert stack.client.delete('/v1/vgpus/' + vgpu['uuid']).status_int == 202
+    # The consumer host does not answer: its container could still start, so the capacity
+    # stays held and the vGPU RELEASING (until the host answers or is marked down).
+    time.sleep(5)
+    assert stack.client.get('/v1/vgpus/' + vgpu['uuid']).json['state'] == 'RELEASING'
+    assert stack.client.get('/v1/devices/' + device).json['used']['memory_mb'] == held
+    assert os.path.exists(_spec(stack, 'cpu-1', vgpu['uuid']))
+    stack.start_agent('cpu-1', 'fab-1', '')
+    stack.wait_state(vgpu['uuid'], ('DELETED',), timeout=30)
+    assert not os.path.exists(_spec(stack, 'cpu-1', vgpu['uuid']))
+    assert stack.client.get('/v1/devices/' + device).json['used']['memory_mb'] == held - 8192
 
 
 @pytest.mark.skipif(bool(podman_rig.missing()), reason=podman_rig.missing() or 'ok')

@@ -204,3 +204,17 @@ def test_unwritable_spec_dir_is_a_platform_error(tmp_path):
 def test_bad_mount_option():
     with pytest.raises(base.InvalidRequestError, match='absolute'):
         cdi.CdiPlatform({'mounts': 'relative/path'})
+
+
+def test_drivers_sharing_a_directory_keep_their_own_files(driver):
+    from pooling_drivers.platforms.kubernetes import platform
+
+    k8s = platform.KubernetesPlatform({'spec_dir': driver.spec_dir,
+                                       'lease_dir': driver.lease_dir})
+    pod = local_vgpu()
+    pod['consumer']['platform'] = 'kubernetes'
+    k8s.attach(base.PlatformRequest.from_vgpu(pod))
+    container = base.PlatformRequest.from_vgpu(remote_vgpu())
+    driver.attach(container)
+    assert driver.reconcile([container]) == [] and k8s.attached() == [UUID]
+    assert k8s.reconcile([]) and driver.attached() == [LETTER_UUID] and k8s.attached() == []
