@@ -36,6 +36,7 @@ from typing import ClassVar
 
 from pooling_drivers.accelerators import errors as driver_errors
 from pooling_drivers.accelerators.types import DeviceInfo
+from pooling_drivers.accelerators.types import PartitionProfile
 
 
 class PlatformError(driver_errors.DriverError):
@@ -119,6 +120,8 @@ class SliceHandle:
     mounts: tuple[Mount, ...] = ()
     #: The hardware partition backing the slice (``{"profile", "uuid", ...}``), if any.
     partition: Mapping[str, Any] | None = None
+    #: The card's PCI address when the vGPU dict carries it (libvirt, vSphere DirectPath).
+    pci_address: str = ''
 
     @classmethod
     def from_dicts(cls, slice_: Mapping[str, Any],
@@ -142,7 +145,8 @@ class SliceHandle:
                        visible_uuid=str(att.get('visible_uuid') or ''),
                        env={str(k): str(v) for k, v in (att.get('env') or {}).items()},
                        device_nodes=tuple(str(d) for d in att.get('devices') or ()),
-                       mounts=mounts, partition=att.get('partition'))
+                       mounts=mounts, partition=att.get('partition'),
+                       pci_address=str(slice_.get('pci_address') or ''))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise InvalidRequestError(f'bad slice {dict(slice_)!r}: {exc!r}') from exc
 
@@ -163,10 +167,15 @@ class RemoteLease:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RemoteLease:
-        """Build a lease from the attachment's ``remote`` dict (kept whole as ``document``)."""
+        """Build a lease from the attachment's ``remote`` dict (kept whole as ``document``).
+
+        Endpoints are ``host:port`` strings, or the remote data plane's lease document entries
+        ``{"gateway": "host:port", "lease_id", ...}`` (its format: ``pooling.gateway.lease``).
+        """
         try:
             return cls(protocol=str(data.get('protocol') or ''),
-                       endpoints=tuple(str(e) for e in data.get('endpoints') or ()),
+                       endpoints=tuple(str(e['gateway']) if isinstance(e, Mapping) else str(e)
+                                       for e in data.get('endpoints') or ()),
                        token=str(data.get('token') or ''),
                        expires_at=data.get('expires_at'), document=dict(data))
         except (TypeError, ValueError, AttributeError) as exc:
@@ -275,8 +284,11 @@ class DiscoveredHost:
 
     name: str
     devices: tuple[DeviceInfo, ...] = ()
-    #: Per device uuid, the partition shapes (vGPU profiles) the platform offers on it.
-    profiles: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+    #: Per device uuid, the partition shapes (vGPU profiles) the platform offers on it, as the
+    #: conductor's report takes them (``partition_profiles``).
+    profiles: Mapping[str, tuple[PartitionProfile, ...]] = dataclasses.field(default_factory=dict)
+    #: The fabric label of the host, when the platform knows one.
+    fabric: str | None = None
 
 
 class PlatformDriver(abc.ABC):

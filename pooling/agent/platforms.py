@@ -21,6 +21,7 @@ namespace, so it versions apart from slice preparation) that runs the drivers na
 from __future__ import annotations
 
 import collections
+import importlib
 from typing import Any
 
 from oslo_log import log as logging
@@ -38,8 +39,14 @@ NAMESPACE = 'pooling.platforms'
 NOT_ON_AGENTS = ('nova',)
 RPC_NAMESPACE = 'platforms'
 RPC_VERSION = '1.0'
+#: Platforms whose options live in their own group, read by ``pooling.conf.<name>``.
+OWN_GROUPS = ('vmware', 'libvirt', 'baremetal')
+
+
 def driver_options(conf, name: str) -> dict[str, Any]:
     """Options of one platform driver from ``[platforms]`` (drivers never read config)."""
+    if name in OWN_GROUPS:
+        return importlib.import_module(f'pooling.conf.{name}').driver_options(conf)
     p = conf.platforms
     if name == 'kubernetes':
         return {'spec_dir': p.cdi_spec_dir, 'lease_dir': p.cdi_lease_dir,

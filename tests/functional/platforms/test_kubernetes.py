@@ -19,10 +19,10 @@ import yaml
 from bench import api_load_services as services
 from pooling_drivers.platforms import cdi
 from pooling_drivers.platforms.kubernetes import claims as claims_mod
-from pooling_drivers.platforms.kubernetes import cli
 from pooling_drivers.platforms.kubernetes import controller
 from pooling_drivers.platforms.kubernetes import kubelet_plugin
 from pooling_drivers.platforms.kubernetes import model
+from poolingclient import k8s as cli
 from tests.unit.platforms.k8s import fake_apiserver
 from tests.unit.platforms.k8s import fake_kubelet
 

@@ -85,3 +85,18 @@ def test_fake_refusal_and_discover_unsupported():
         drv.attach(base.PlatformRequest.from_vgpu(vgpu()))
     with pytest.raises(base.PlatformNotSupportedError, match='does not discover'):
         drv.discover()
+
+
+def test_remote_lease_document_of_the_data_plane_is_read_and_kept_whole():
+    doc = {'version': 1, 'vgpu_uuid': 'u', 'protocol': 'sim',
+           'endpoints': [{'gateway': '10.0.0.7:14830', 'lease_id': 'l1', 'cards': 1}],
+           'token': 't' * 43, 'expires_at': '2026-12-02T23:59:00Z', 'ca_cert': 'PEM'}
+    lease = base.RemoteLease.from_dict(doc)
+    assert lease.endpoints == ('10.0.0.7:14830',) and lease.expires_at == doc['expires_at']
+    assert lease.document == doc
+
+
+def test_slice_carries_the_pci_address_when_given():
+    data = vgpu()
+    data['slices'][0]['pci_address'] = '0000:41:00.0'
+    assert base.PlatformRequest.from_vgpu(data).slices[0].pci_address == '0000:41:00.0'

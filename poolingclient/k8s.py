@@ -1,4 +1,4 @@
-"""``pooling-k8s``: the pool's Kubernetes bridge.
+"""``pooling-k8s``: the pool's Kubernetes bridge (wires drivers/platforms/kubernetes).
 
 Subcommands:
 
@@ -8,7 +8,8 @@ Subcommands:
 * ``kubelet-plugin`` -- the DRA kubelet plugin of one node (a DaemonSet);
 * ``device-plugin`` -- the fallback for clusters without DRA (a DaemonSet).
 
-The pool is reached with the same connection options as the ``openstack`` CLI (keystoneauth:
+It lives with the client because it is one: it reaches the pool only through the REST API. The
+pool is reached with the same connection options as the ``openstack`` CLI (keystoneauth:
 ``--os-auth-url`` ... or ``--os-auth-type none --os-endpoint URL`` against the all-in-one), the
 cluster with ``--kubeconfig`` or, inside a pod, the service account.
 """
