@@ -12,6 +12,7 @@ import functools
 import hashlib
 import importlib
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -52,16 +53,25 @@ def _generated() -> str:
     out = _stub_dir()
     with _LOCK:
         if not os.path.exists(os.path.join(out, '.done')):
-            os.makedirs(out, exist_ok=True)
+            # NOTE: generated aside and renamed into place, so that concurrent processes (test
+            # workers, several plugins on a node) never import a half-written module.
+            os.makedirs(os.path.dirname(out), exist_ok=True)
+            work = tempfile.mkdtemp(prefix='.gen-', dir=os.path.dirname(out))
             include = os.path.join(os.path.dirname(protoc.__file__), '_proto')
             for name in PROTOS.values():
                 rc = protoc.main(['protoc', f'-I{PROTO_DIR}', f'-I{include}',
-                                  f'--python_out={out}', f'--grpc_python_out={out}',
+                                  f'--python_out={work}', f'--grpc_python_out={work}',
                                   os.path.join(PROTO_DIR, name + '.proto')])
                 if rc != 0:
+                    shutil.rmtree(work, ignore_errors=True)
                     raise StubError(f'protoc failed on {name}.proto (rc {rc})')
-            with open(os.path.join(out, '.done'), 'w'):
+            with open(os.path.join(work, '.done'), 'w'):
                 pass
+            try:
+                os.rename(work, out)
+            except OSError:
+                # Another process got there first with the same stubs.
+                shutil.rmtree(work, ignore_errors=True)
     if out not in sys.path:
         sys.path.append(out)
     return out

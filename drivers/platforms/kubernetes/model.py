@@ -126,9 +126,14 @@ def device_classes(view: PoolView) -> list[dict[str, Any]]:
         if shape is None:
             continue
         attrs = f'device.attributes["{DOMAIN}"]'
-        expression = f'device.driver == "{DRIVER}" && {attrs}.profile == "{shape.name}"'
+        terms = [f'device.driver == "{DRIVER}"', f'{attrs}.profile == "{shape.name}"']
+        if shape.models:
+            terms.append(f'{attrs}.model in {json.dumps(sorted(shape.models))}')
+        if shape.isolation:
+            terms.append(f'{attrs}.isolation == "{shape.isolation}"')
         if shape.locality == 'local':
-            expression += f' && {attrs}.locality == "local"'
+            terms.append(f'{attrs}.locality == "local"')
+        expression = ' && '.join(terms)
         out.append({
             'apiVersion': API_VERSION, 'kind': 'DeviceClass',
             'metadata': {'name': class_name(shape.name),
