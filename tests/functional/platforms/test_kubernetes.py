@@ -8,7 +8,12 @@ claim is allocated the way the scheduler would: a device of the published slice.
 
 import contextlib
 import io
+import json
 import os
+from pathlib import Path
+import shutil
+import subprocess
+import sys
 import tempfile
 import time
 
@@ -161,3 +166,20 @@ def test_a_card_shared_by_a_claim_and_an_api_vgpu(pool_url):
         assert card_counters()['memory'] == {'value': '81920Mi'}
     finally:
         server.stop()
+
+
+def test_openstack_cli_creates_a_vgpu_for_a_container(pool_url):
+    """The docs' command: ``openstack accelerator vgpu create ... --consumer platform=container``.
+    """
+    openstack = shutil.which('openstack', path=str(Path(sys.executable).parent)) or 'openstack'
+    env = {k: v for k, v in os.environ.items() if not k.startswith('OS_')}
+    argv = [openstack, '--os-auth-type', 'none', '--os-endpoint', pool_url, 'accelerator',
+            'vgpu', 'create', '--compute', '10', '--memory', '1024', '--locality', 'local',
+            '--consumer', f'platform=container,host={NODE},id=web', '--wait', 'web-vgpu',
+            '-f', 'json']
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    vgpu = json.loads(proc.stdout)
+    assert vgpu['state'] == 'ACTIVE'
+    assert vgpu['consumer'] == {'platform': 'container', 'host': NODE, 'id': 'web'}
+    _clients(pool_url).admin().delete_vgpu(vgpu['uuid'])
