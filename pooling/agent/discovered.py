@@ -8,11 +8,20 @@ scheduler snaps ``hard`` requests to them, so a vSphere vGPU books exactly its p
 reports go through the conductor like any agent's, so the hosts stay up while the vCenter is
 readable, are marked down when it is not, and their cards count in the same books as every
 other card of the pool: vSphere capacity and OpenStack capacity are one pool.
+
+A discovered host has no agent to prepare its slices, so the reporting agent also answers the
+conductor's slice calls for it (:class:`StandInAgents`): one RPC server per discovered host on
+the agent topic. Its "preparation" is bookkeeping only (vSphere enforces the vGPU profile when
+the ``vmware`` platform driver adds it to the VM), and it refuses slices for consumers of other
+platforms: an ESXi card has no remoting server, so only VMs on that ESXi host can use it.
 """
 
 from __future__ import annotations
 
+import threading
+
 from oslo_log import log as logging
+import oslo_messaging as messaging
 
 from pooling_drivers.accelerators.types import as_dict
 from pooling_drivers.platforms import base
@@ -38,8 +47,9 @@ def device_reports(driver, host: base.DiscoveredHost) -> list[dict]:
     return devices
 
 
-def report_discovered(conductor, context, drivers, pool: str, fabric: str | None = None) -> list:
-    """Report every host the platform drivers discover; returns their names.
+def report_discovered(conductor, context, drivers, pool: str,
+                      fabric: str | None = None) -> dict[str, str]:
+    """Report every host the platform drivers discover; returns ``{host: driver name}``.
 
     A driver that does not discover is skipped; one whose platform is unreachable is logged
     and skipped (its hosts then miss a heartbeat, as a dead agent's would).
@@ -47,7 +57,7 @@ def report_discovered(conductor, context, drivers, pool: str, fabric: str | None
     :param conductor: the conductor RPC API (``report(context, host, devices)``).
     :param pool: the pool the discovered hosts belong to.
     """
-    names = []
+    names = {}
     for driver in drivers:
         try:
             hosts = driver.discover()
@@ -60,5 +70,60 @@ def report_discovered(conductor, context, drivers, pool: str, fabric: str | None
             conductor.report(context, {'name': host.name, 'pool': pool, 'fabric': fabric,
                                        'cpu_milli': 0, 'ram_mb': 0},
                              device_reports(driver, host))
-            names.append(host.name)
+            names[host.name] = driver.name
     return names
+
+
+class PlatformHostEndpoint:
+    """The slice calls of the conductor for one discovered host (it has no agent)."""
+
+    target = messaging.Target(version='1.1')
+
+    def __init__(self, host: str, platform: str) -> None:
+        self.host, self.platform = host, platform
+
+    def prepare_slices(self, context, items: list) -> list:
+        answers = []
+        for item in items:
+            vgpu, slice_ = item['vgpu'], item['slice']
+            consumer = (vgpu.get('consumer') or {}).get('platform')
+            if consumer != self.platform:
+                answers.append({'error': f'{self.host} is a {self.platform} host: its cards '
+                                         f'serve {self.platform} consumers on it only, not '
+                                         f'{consumer or "a vGPU without consumer"}'})
+                continue
+            answers.append({'attachment': {
+                'device_uuid': slice_['device_uuid'], 'isolation': vgpu.get('isolation') or 'hard',
+                'plugin': f'platform:{self.platform}', 'visible_uuid': slice_['device_uuid'],
+                'env': {}, 'devices': [], 'mounts': [], 'partition': None}})
+        return answers
+
+    def release_slices(self, context, items: list) -> list:
+        return [{} for _ in items]
+
+
+class StandInAgents:
+    """One RPC server per discovered host, answering as that host's agent would."""
+
+    def __init__(self, transport, topic: str, get_server) -> None:
+        self.transport, self.topic, self._get_server = transport, topic, get_server
+        self._servers: dict[str, object] = {}
+        self._lock = threading.Lock()
+
+    def ensure(self, hosts: dict[str, str]) -> None:
+        """Serve every host of ``{host: platform driver}`` not served yet."""
+        with self._lock:
+            for name, platform in hosts.items():
+                if name not in self._servers:
+                    server = self._get_server(self.transport, self.topic, name,
+                                              [PlatformHostEndpoint(name, platform)])
+                    server.start()
+                    self._servers[name] = server
+                    LOG.info('Answering slice calls for %s host %s', platform, name)
+
+    def stop(self) -> None:
+        with self._lock:
+            servers, self._servers = list(self._servers.values()), {}
+        for server in servers:
+            server.stop()
+            server.wait()

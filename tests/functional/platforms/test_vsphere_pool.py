@@ -16,6 +16,7 @@ from pooling.objects import host as host_obj
 from pooling_drivers.platforms import base
 from pooling_drivers.platforms.vmware import driver as vmware
 from tests.functional.platforms import test_vmware
+from tests.functional.platforms import vcsim as vcsim_mod
 
 pytestmark = pytest.mark.functional
 
@@ -80,4 +81,58 @@ def test_an_unreachable_vcenter_reports_nothing_and_does_not_fail(db, vcsim):
     vcsim.stop()
     ctx = context.get_admin_context()
     assert discovered.report_discovered(_Conductor(), ctx, [vmware.VmwarePlatform(options)],
-                                        pool='vsphere') == []
+                                        pool='vsphere') == {}
+
+
+def test_the_vcenter_agent_enters_its_esxi_hosts_and_serves_their_cards(
+        mysql_db, tmp_path, monkeypatch, vcsim_binary):
+    """Through the whole service: the agent named after the vCenter reports its ESXi host with
+    its heartbeat and answers the slice calls for it; a vGPU for a VM on that host goes ACTIVE
+    and the VM gets the profile; a container's vGPU on an ESXi card is refused."""
+    from pooling.agent import platforms as platforms_hook
+    from tests.functional.platforms import test_every_cloud
+
+    sim = vcsim_mod.Simulator(vcsim_binary, '-hosts', '1')
+    monkeypatch.setattr(platforms_hook, 'driver_options',
+                        test_every_cloud._driver_options(platforms_hook.driver_options))
+    stack = test_every_cloud.EveryCloudStack(mysql_db.url, [('vc1', 'fab-vs', '')],
+                                             str(tmp_path), sim.url)
+    stack.start()
+    try:
+        def hosts():
+            return {h['name']: h for h in stack.client.get('/v1/hosts').json['hosts']}
+        stack.wait_for(lambda: 'DC0_C0_H0' in hosts(), 'the ESXi host in the pool')
+        esx = hosts()['DC0_C0_H0']
+        assert (esx['device_count'], esx['state'], esx['pool']) == (2, 'up', hosts()['vc1']['pool'])
+        cards = stack.client.get('/v1/devices?host=DC0_C0_H0').json['devices']
+        assert [c['pci_address'] for c in cards] == ['0000:41:00.0', '0000:42:00.0']
+
+        vm = test_vmware._vm(sim, 'DC0_C0_RP0_VM0')
+        assert vm.runtime.host.name == 'DC0_C0_H0'
+        vim_task.WaitForTask(vm.PowerOffVM_Task())
+        resp = stack.client.post('/v1/vgpus', {
+            'compute_percent': 15, 'memory_mb': 6000, 'isolation': 'hard',
+            'consumer': {'platform': 'vmware', 'host': 'vc1', 'id': vm._moId}})
+        assert resp.status_int == 201, resp.text
+        # Snapped to grid_a100-8c's shape (20 %, 8 GiB) on an ESXi card.
+        assert (resp.json['compute_percent'], resp.json['memory_mb']) == (20, 8192)
+        vgpu = stack.wait_state(resp.json['uuid'], ('ACTIVE',))
+        assert vgpu['slices'][0]['host'] == 'DC0_C0_H0'
+        stack.wait_for(lambda: test_vmware._vgpus(test_vmware._vm(sim, 'DC0_C0_RP0_VM0')),
+                       'the vGPU device on the VM')
+        [device] = test_vmware._vgpus(test_vmware._vm(sim, 'DC0_C0_RP0_VM0'))
+        assert device.backing.vgpu == 'grid_a100-8c'
+
+        resp = stack.client.post('/v1/vgpus', {
+            'compute_percent': 10, 'memory_mb': 4096,
+            'consumer': {'platform': 'container', 'host': 'vc1', 'id': 'web'}})
+        assert resp.status_int == 201, resp.text
+        refused = stack.wait_state(resp.json['uuid'], ('ERROR',))
+        assert 'serve vmware consumers on it only' in refused['state_reason']
+
+        assert stack.client.delete('/v1/vgpus/' + vgpu['uuid']).status_int == 202
+        stack.wait_state(vgpu['uuid'], ('DELETED',))
+        assert test_vmware._vgpus(test_vmware._vm(sim, 'DC0_C0_RP0_VM0')) == []
+    finally:
+        stack.stop()
+        sim.stop()
