@@ -43,29 +43,21 @@ PLATFORM = 'kubernetes'
 def replicas(node: str, profile: dict, devices: list, vgpus: list) -> list[tuple[str, bool]]:
     """``[(device id, healthy)]`` for this node: profile-sized replicas of each fitting card.
 
-    A card's replicas beyond what is free of other consumers' holds are unhealthy; replicas this
-    plugin already backs with vGPUs count as free for themselves.
+    A card's replicas beyond what is free of other consumers' holds (the card's ``used`` minus
+    this plugin's own vGPUs) are unhealthy; replicas this plugin backs count as free for
+    themselves.
     """
     shape = model.Shape.from_profile(profile)
     if shape is None:
         return []
-    others: dict[str, list[int]] = {}
-    for v in vgpus:
-        if (v.get('consumer') or {}).get('platform') == PLATFORM and str(
-                v.get('name', '')).startswith('dp/'):
-            continue
-        for s in v.get('slices') or ():
-            acc = others.setdefault(s['device_uuid'], [0, 0])
-            acc[0] += int(round(float(s['compute_percent']) * 10))
-            acc[1] += int(s['memory_mb'])
+    own = model.held_by(vgpus, lambda v: (v.get('consumer') or {}).get('platform') == PLATFORM
+                        and str(v.get('name', '')).startswith('dp/'))
     out = []
     for card in sorted(devices, key=lambda d: d['uuid']):
         if card['host'] != node or not shape.fits(card):
             continue
         total = shape.per_card(card)
-        taken = others.get(card['uuid'], [0, 0])
-        free_c = int(round(float(card['capacity']['compute_percent']) * 10)) - taken[0]
-        free_m = int(card['capacity']['memory_mb']) - taken[1]
+        free_c, free_m = model.free_for(card, own.get(card['uuid'], (0, 0)))
         free = max(0, min(free_c // shape.compute_milli, free_m // shape.memory_mb))
         if card.get('health') != 'healthy':
             free = 0

@@ -142,17 +142,36 @@ def device_classes(view: PoolView) -> list[dict[str, Any]]:
     return out
 
 
-def _k8s_held(view: PoolView) -> dict[str, tuple[int, int]]:
-    """Per card, what vGPUs of consumers other than Kubernetes hold: (milli, MiB)."""
+def held_by(vgpus, keep) -> dict[str, tuple[int, int]]:
+    """Per card, what the vGPUs ``keep`` selects hold: ``{device uuid: (milli, MiB)}``."""
     held: dict[str, list[int]] = {}
-    for vgpu in view.vgpus:
-        if ((vgpu.get('consumer') or {}).get('platform')) == KUBERNETES:
+    for vgpu in vgpus:
+        if not keep(vgpu):
             continue
         for s in vgpu.get('slices') or ():
             acc = held.setdefault(s['device_uuid'], [0, 0])
             acc[0] += int(round(float(s['compute_percent']) * 10))
             acc[1] += int(s['memory_mb'])
     return {k: (v[0], v[1]) for k, v in held.items()}
+
+
+def free_for(card: Mapping[str, Any], own: tuple[int, int]) -> tuple[int, int]:
+    """What a card offers a platform that counts its own holds (``own``) itself.
+
+    The card's ``used`` (every holder, from the pool's books) minus ``own`` is what the others
+    hold.  Why ``used`` and not a sum over listed vGPUs: a list is capped by the API, and a
+    missed Nova vGPU would be offered twice; a missed own vGPU only offers less.
+    """
+    compute = int(round(float(card['capacity']['compute_percent']) * 10))
+    memory = int(card['capacity']['memory_mb'])
+    used_c = int(round(float((card.get('used') or {}).get('compute_percent') or 0) * 10))
+    used_m = int((card.get('used') or {}).get('memory_mb') or 0)
+    others_c, others_m = max(0, used_c - own[0]), max(0, used_m - own[1])
+    return max(0, compute - others_c), max(0, memory - others_m)
+
+
+def _is_kubernetes(vgpu) -> bool:
+    return (vgpu.get('consumer') or {}).get('platform') == KUBERNETES
 
 
 def _device(name: str, shape: Shape, card: Mapping[str, Any], local: bool,
@@ -187,7 +206,7 @@ def resource_slices(view: PoolView) -> dict[str, list[dict[str, Any]]]:
                           sorted(view.profiles, key=lambda p: p['name'])) if s]
     fabrics = {h['name']: h.get('fabric') for h in view.hosts}
     down = {h['name'] for h in view.hosts if h.get('state') == 'down'}
-    held = _k8s_held(view)
+    own = held_by(view.vgpus, _is_kubernetes)
     by_host: dict[str, list[Mapping[str, Any]]] = {}
     for card in sorted(view.devices, key=lambda d: (d['host'], d['uuid'])):
         by_host.setdefault(card['host'], []).append(card)
@@ -195,12 +214,8 @@ def resource_slices(view: PoolView) -> dict[str, list[dict[str, Any]]]:
     for host, cards in sorted(by_host.items()):
         counter_sets, devices = [], []
         for card in cards:
-            compute = int(round(float(card['capacity']['compute_percent']) * 10))
-            memory = int(card['capacity']['memory_mb'])
             usable = card.get('health') == 'healthy' and host not in down
-            taken = held.get(card['uuid'], (0, 0))
-            free_c = max(0, compute - taken[0]) if usable else 0
-            free_m = max(0, memory - taken[1]) if usable else 0
+            free_c, free_m = free_for(card, own.get(card['uuid'], (0, 0))) if usable else (0, 0)
             counter_sets.append({'name': counter_set(card['uuid']),
                                  'counters': {'memory': {'value': f'{free_m}Mi'},
                                               'compute': {'value': str(free_c)}}})

@@ -33,3 +33,15 @@ PROFILES = [
     {'name': 'two-cards', 'compute_percent': 100, 'memory_mb': 81920, 'count': 2,
      'models': [], 'isolation': None, 'locality': 'local'},
 ]
+
+
+def booked(devices, vgpus):
+    """The devices as the API shows them while ``vgpus`` hold capacity (``used`` filled in)."""
+    out = []
+    for d in devices:
+        c = sum(s['compute_percent'] for v in vgpus for s in v['slices']
+                if s['device_uuid'] == d['uuid'])
+        m = sum(s['memory_mb'] for v in vgpus for s in v['slices']
+                if s['device_uuid'] == d['uuid'])
+        out.append(dict(d, used={'compute_percent': float(c), 'memory_mb': m}))
+    return out

@@ -16,7 +16,7 @@ def server():
 
 
 def view(vgpus=(), devices=P.DEVICES):
-    return model.PoolView(devices, P.HOSTS, P.PROFILES, list(vgpus))
+    return model.PoolView(P.booked(devices, vgpus), P.HOSTS, P.PROFILES, list(vgpus))
 
 
 def test_first_sync_creates_then_nothing_to_do(server):

@@ -52,7 +52,8 @@ class Pool(StubPool):
         return next(p for p in P.PROFILES if p['name'] == name)
 
     def list_devices(self, host=None):
-        return [d for d in P.DEVICES if host is None or d['host'] == host]
+        devices = P.booked(P.DEVICES, self.elsewhere + list(self.vgpus.values()))
+        return [d for d in devices if host is None or d['host'] == host]
 
     def list_vgpus(self, all_projects=False, consumer_platform=None, consumer_id=None):
         if all_projects:

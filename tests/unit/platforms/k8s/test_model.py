@@ -8,7 +8,7 @@ from tests.unit.platforms.k8s import pool_data as P
 
 
 def view(vgpus=()):
-    return model.PoolView(P.DEVICES, P.HOSTS, P.PROFILES, list(vgpus))
+    return model.PoolView(P.booked(P.DEVICES, vgpus), P.HOSTS, P.PROFILES, list(vgpus))
 
 
 def validate(obj):
@@ -75,6 +75,13 @@ def test_capacity_held_elsewhere_shrinks_the_counters_and_kubernetes_own_does_no
     card0 = counters[0]['counters']
     assert card0 == {'memory': {'value': '40960Mi'}, 'compute': {'value': '500'}}
     assert counters[1]['counters']['memory'] == {'value': '81920Mi'}
+
+
+def test_a_nova_vgpu_missing_from_a_capped_list_is_still_not_offered():
+    nova = P.vgpu('v1', 'nova', P.GPU_A0, 50.0, 40960)
+    capped = model.PoolView(P.booked(P.DEVICES, [nova]), P.HOSTS, P.PROFILES, [])
+    counters = model.resource_slices(capped)['node-a'][0]['spec']['sharedCounters']
+    assert counters[0]['counters']['memory'] == {'value': '40960Mi'}
 
 
 def test_unhealthy_card_offers_nothing():
