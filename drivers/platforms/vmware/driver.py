@@ -119,8 +119,14 @@ class VmwarePlatform(base.PlatformDriver):
             local = {s.host for s in request.slices} == {esx.name}
             if local:
                 return self._attach_local(vc, vm, esx, request)
+            where = ', '.join(sorted({s.host for s in request.slices}))
+            if {s.host for s in request.slices} & {h.name for h in vc.hosts()}:
+                # NOTE: an ESXi host runs no remoting server: its cards serve its own VMs.
+                raise base.ConsumerStateError(
+                    f'vGPU {request.vgpu_uuid} is on a card of ESXi host {where} but VM '
+                    f'{request.consumer.id} runs on {esx.name}: migrate the VM there (powered '
+                    'off) and the pool attaches it')
             if request.remote is None:
-                where = ', '.join(sorted({s.host for s in request.slices}))
                 raise base.InvalidRequestError(
                     f'vGPU {request.vgpu_uuid} is on {where} but VM {request.consumer.id} '
                     f'runs on {esx.name}, and the vGPU has no remote lease (locality local?)')

@@ -153,9 +153,8 @@ def test_a_shape_no_profile_covers_is_refused(vcsim):
 def test_remote_vgpu_goes_to_the_guest_through_guestinfo(vcsim):
     driver = vmware.VmwarePlatform(vcsim.options())
     vm = _vm(vcsim, 'DC0_C0_RP0_VM0')  # running: a lease needs no power-off
-    other = 'DC0_C0_H1' if vm.runtime.host.name == 'DC0_C0_H0' else 'DC0_C0_H0'
     lease = {'protocol': 'sim', 'endpoints': ['gpu-a:14833'], 'token': 'tok-123'}
-    request = _request(vm, str(uuid.uuid4()), host=other, remote=lease)
+    request = _request(vm, str(uuid.uuid4()), host='gpu-a', remote=lease)  # a pool host
 
     attachment = driver.attach(request)
 
@@ -167,6 +166,18 @@ def test_remote_vgpu_goes_to_the_guest_through_guestinfo(vcsim):
     driver.detach(request, attachment)
     config = vmware.vm_mod.extra_config(_vm(vcsim, 'DC0_C0_RP0_VM0'))
     assert not any(k.startswith(('guestinfo.pooling', 'pooling.')) for k in config)
+
+
+def test_a_card_of_another_esxi_host_is_refused(vcsim):
+    # An ESXi host runs no remoting server: its cards serve its own VMs only.
+    driver = vmware.VmwarePlatform(vcsim.options())
+    vm = _vm(vcsim, 'DC0_C0_RP0_VM0')
+    other = 'DC0_C0_H1' if vm.runtime.host.name == 'DC0_C0_H0' else 'DC0_C0_H0'
+    lease = {'protocol': 'sim', 'endpoints': [other + ':14833'], 'token': 't'}
+    with pytest.raises(base.ConsumerStateError, match='migrate the VM there'):
+        driver.attach(_request(vm, str(uuid.uuid4()), host=other, remote=lease))
+    assert not any(k.startswith('guestinfo.pooling')
+                   for k in vmware.vm_mod.extra_config(_vm(vcsim, 'DC0_C0_RP0_VM0')))
 
 
 def test_remote_without_a_lease_is_refused(vcsim):

@@ -62,18 +62,19 @@ def test_esxi_cards_join_the_pool_and_a_claimed_vgpu_gets_its_profile(db, vcsim)
     assert (vgpu['compute_milli'], vgpu['memory_mb']) == (100, 4096)
     [slice_] = vgpu['slices']
     assert slice_['host'] in names
-    lease = {'protocol': 'sim', 'endpoints': [slice_['host'] + ':14833'], 'token': 't'}
-    attachment = driver.attach(base.PlatformRequest.from_vgpu(
-        dict(vgpu, attachment={'slices': [{'isolation': 'hard'}], 'remote': lease})))
-    devices = test_vmware._vgpus(test_vmware._vm(vcsim, 'DC0_C0_RP0_VM0'))
+    request = base.PlatformRequest.from_vgpu(
+        dict(vgpu, attachment={'slices': [{'isolation': 'hard'}], 'remote': None}))
     if slice_['host'] == vm.runtime.host.name:
         # Local: the profile the pool booked, exactly.
+        attachment = driver.attach(request)
+        devices = test_vmware._vgpus(test_vmware._vm(vcsim, 'DC0_C0_RP0_VM0'))
         assert [d.backing.vgpu for d in devices] == ['grid_a100-4c']
         assert attachment.details['devices'][0]['candidates'][0] == 'grid_a100-4c'
     else:
         # NOTE: the scheduler does not know which ESXi host a VM runs on (the consumer host
-        # is the vCenter), so it may place the slice on another: then it is served remote.
-        assert devices == [] and attachment.details['mode'] == 'remote'
+        # is the vCenter); a card of another ESXi host cannot serve it (no remoting there).
+        with pytest.raises(base.ConsumerStateError, match='migrate the VM there'):
+            driver.attach(request)
 
 
 def test_an_unreachable_vcenter_reports_nothing_and_does_not_fail(db, vcsim):
