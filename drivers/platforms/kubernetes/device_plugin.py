@@ -97,7 +97,7 @@ class DevicePlugin:
         client = self.pool()
         devices = replicas(self.node, client.get_profile(self.profile),
                            client.list_devices(host=self.node),
-                           client.list_vgpus(all_projects=True))
+                           client.list_vgpus(all_projects=True, consumer_platform=PLATFORM))
         with self._changed:
             if devices == self._devices:
                 return False

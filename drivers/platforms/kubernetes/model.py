@@ -68,7 +68,8 @@ class PoolView:
     @classmethod
     def from_client(cls, client) -> PoolView:
         """Read the books through a :class:`poolingclient.v1.client.Client`."""
-        vgpus = [v for v in client.list_vgpus(all_projects=True)
+        # NOTE: only Kubernetes' own vGPUs: what the others hold comes from each card's used.
+        vgpus = [v for v in client.list_vgpus(all_projects=True, consumer_platform=KUBERNETES)
                  if v.get('state') in ('SCHEDULED', 'PREPARING', 'ACTIVE', 'RELEASING')]
         return cls(devices=client.list_devices(), hosts=client.list_hosts(),
                    profiles=client.list_profiles(), vgpus=vgpus)

@@ -137,6 +137,9 @@ def test_a_card_shared_by_a_claim_and_an_api_vgpu(pool_url):
                                            consumer_id='uid-claim-1')
             assert cdi_id == cdi.device_name(k8s_vgpu['uuid'])
             assert k8s_vgpu['project_id'] == 'tenant-k8s' and k8s_vgpu['state'] == 'ACTIVE'
+            # consumer_platform alone lists that platform's vGPUs (the controller's read).
+            assert [v['uuid'] for v in admin.list_vgpus(
+                all_projects=True, consumer_platform='kubernetes')] == [k8s_vgpu['uuid']]
             assert driver.attached() == [k8s_vgpu['uuid']]
 
             # The books are exact: the card holds both, 75 % and 60 GiB.

@@ -56,8 +56,9 @@ class Pool(StubPool):
         return [d for d in devices if host is None or d['host'] == host]
 
     def list_vgpus(self, all_projects=False, consumer_platform=None, consumer_id=None):
-        if all_projects:
-            return self.elsewhere + list(self.vgpus.values())
+        if all_projects and consumer_id is None:
+            return [v for v in self.elsewhere + list(self.vgpus.values())
+                    if consumer_platform in (None, v['consumer']['platform'])]
         return super().list_vgpus(consumer_platform, consumer_id)
 
 
