@@ -171,14 +171,14 @@ class VCenter:
         vim, _vmodl = _vim()
         if _MOREF.match(ident or ''):
             def by_moref():
+                self.content()  # (re)opens the session: a retry after expiry gets a new stub
                 vm = vim.VirtualMachine(ident, self._si._stub)
                 vm.name  # noqa: B018 - reading a property proves the VM exists
                 return vm
-            self.content()
             return self.call(f'looking up VM {ident}', by_moref)
         if _UUID.match(ident or ''):
-            index = self.content().searchIndex
-            vm = self.call(f'looking up VM {ident}', index.FindByUuid, None, ident, True, True)
+            vm = self.call(f'looking up VM {ident}', lambda: self.content().searchIndex
+                           .FindByUuid(None, ident, True, True))
             if vm is None:
                 raise base.ConsumerNotFoundError(
                     f'vCenter {self.config.name} has no VM with instance uuid {ident}')
@@ -189,9 +189,9 @@ class VCenter:
     def hosts(self) -> list:
         """Every ESXi host this vCenter manages."""
         vim, _vmodl = _vim()
-        content = self.content()
 
         def listing():
+            content = self.content()
             view = content.viewManager.CreateContainerView(content.rootFolder,
                                                            [vim.HostSystem], True)
             try:
@@ -203,9 +203,9 @@ class VCenter:
     def vms(self) -> list:
         """Every VM of this vCenter."""
         vim, _vmodl = _vim()
-        content = self.content()
 
         def listing():
+            content = self.content()
             view = content.viewManager.CreateContainerView(content.rootFolder,
                                                            [vim.VirtualMachine], True)
             try:

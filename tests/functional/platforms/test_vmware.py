@@ -300,3 +300,14 @@ def test_tls_is_verified_by_default(vcsim_binary, tmp_path):
         assert len(vmware.VmwarePlatform(sim.options(insecure=True)).discover()) == 2
     finally:
         sim.stop()
+
+
+def test_an_expired_session_is_reopened(vcsim):
+    driver = vmware.VmwarePlatform(vcsim.options())
+    assert len(driver.discover()) == 2
+    vc = driver.vcenters['vc1']
+    vc._si.content.sessionManager.Logout()  # as vCenter does when a session times out
+    assert len(driver.discover()) == 2
+    vm = _vm(vcsim, 'DC0_C0_RP0_VM1')
+    vc._si.content.sessionManager.Logout()
+    assert vc.find_vm(vm._moId).name == 'DC0_C0_RP0_VM1'
