@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import collections
 import importlib
+import time
 from typing import Any
 
 from oslo_log import log as logging
@@ -153,6 +154,7 @@ class PlatformNotifier:
         platforms_conf.register_opts(conf)
         self.conf = conf
         self.transport = transport
+        self._synced_at = None
 
     def _client(self, host: str, timeout: int | None = None):
         client = rpc.get_client(self.transport, rpc.AGENT_TOPIC, server=host, timeout=timeout,
@@ -215,6 +217,11 @@ class PlatformNotifier:
 
         if self.transport is None:
             return
+        now = time.monotonic()
+        if self._synced_at is not None and (
+                now - self._synced_at < self.conf.platforms.sync_interval):
+            return
+        self._synced_at = now
         live = {h['name'] for h in host_obj.list_hosts(context)} - host_obj.down_hosts(context)
         active = vgpu_obj.list_vgpus(context, state=vgpu_obj.ACTIVE)
         by_host = self._by_consumer_host(active, live)

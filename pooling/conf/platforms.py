@@ -22,6 +22,10 @@ OPTS = [
                help="The host's root as the agent sees it; prefixed to device nodes' hostPath."),
     cfg.ListOpt('cdi_mounts', default=[],
                 help='Library mounts for every vGPU container: host[:container[:rw]].'),
+    cfg.IntOpt('sync_interval', default=60, min=1,
+               help='Seconds between the conductor\'s passes that send every live host its '
+                    'ACTIVE vGPUs so its platform drivers reconcile (at most once per '
+                    '[conductor] reconcile_interval).'),
     cfg.IntOpt('detach_timeout', default=30, min=1,
                help='Seconds the conductor waits for a consumer host to detach a vGPU.'),
 ]

@@ -22,6 +22,7 @@ class CdiStack(fixtures.Stack):
 
     def __init__(self, db_url, hosts, work):
         super().__init__(db_url, hosts, overrides={('platforms', 'detach_timeout'): 2,
+                                                   ('platforms', 'sync_interval'): 1,
                                                    ('conductor', 'stuck_after'): 5})
         self.work = work
 
