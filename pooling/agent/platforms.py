@@ -9,7 +9,7 @@ slice's attachment and, for a remote vGPU, the lease), tells the agent of the co
 * :meth:`PlatformNotifier.detach` -- before capacity is given back (a call: a container must not
   start on a vGPU whose capacity is being handed to someone else; a vGPU whose consumer host
   fails to detach stays RELEASING and the reconciler retries, unless the host is down);
-* :meth:`PlatformNotifier.sync` -- every reconciler pass, each consumer host gets the list of
+* :meth:`PlatformNotifier.sync` -- every ``[platforms] sync_interval``, each live host gets the list of
   its ACTIVE vGPUs and its drivers reconcile (writes what is missing, removes strays), which
   also repairs what an agent restart or a lost cast left behind.
 
