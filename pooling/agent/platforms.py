@@ -9,9 +9,9 @@ slice's attachment and, for a remote vGPU, the lease), tells the agent of the co
 * :meth:`PlatformNotifier.detach` -- before capacity is given back (a call: a container must not
   start on a vGPU whose capacity is being handed to someone else; a vGPU whose consumer host
   fails to detach stays RELEASING and the reconciler retries, unless the host is down);
-* :meth:`PlatformNotifier.sync` -- every ``[platforms] sync_interval``, each live host gets the list of
-  its ACTIVE vGPUs and its drivers reconcile (writes what is missing, removes strays), which
-  also repairs what an agent restart or a lost cast left behind.
+* :meth:`PlatformNotifier.sync` -- every ``[platforms] sync_interval``, each live host gets the
+  list of its ACTIVE vGPUs and its drivers reconcile (writes what is missing, removes strays),
+  which also repairs what an agent restart or a lost cast left behind.
 
 On the agent, :class:`PlatformEndpoint` is a second endpoint of the agent's RPC server (its own
 namespace, so it versions apart from slice preparation) that runs the drivers named in
