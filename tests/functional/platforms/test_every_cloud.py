@@ -8,9 +8,9 @@ each platform:
   card is the slots API, checked here;
 * **a container** -- the agent's ``cdi`` driver writes its CDI spec and podman runs a container
   with it (where podman, runc and root are there: tests/functional/platforms/podman_rig.py);
-* **a Kubernetes pod** -- the kubelet plugin's :class:`ClaimPreparer` (what NodePrepareResources
-  runs) against a stand-in claim reader, making its vGPU through the API and writing its CDI
-  spec; not over the kubelet's gRPC (tested in tests/unit/platforms/k8s);
+* **a Kubernetes pod** -- the fake kubelet (the real gRPC peer) calls NodePrepareResources on our
+  DRA kubelet plugin, which reads the claim's allocation from a stand-in claim reader (no API
+  server here), makes its vGPU through the pool's API and answers the CDI device id;
 * **a vSphere VM** -- the agent named after the vCenter runs the ``vmware`` driver against the
   vCenter simulator (vcsim.py); the card is not on the VM's ESXi host, so the VM gets the lease
   in ``guestinfo``;
@@ -23,6 +23,7 @@ by every route, and releasing each consumer returns exactly its share.
 
 import json
 import os
+import tempfile
 import uuid
 
 import pytest
@@ -32,6 +33,8 @@ from pooling.conf import libvirt as libvirt_conf
 from pooling.conf import vmware as vmware_conf
 from pooling_drivers.platforms import cdi
 from pooling_drivers.platforms.kubernetes import claims as k8s_claims
+from pooling_drivers.platforms.kubernetes import kubelet_plugin
+from pooling_drivers.platforms.kubernetes import model as k8s_model
 from pooling_drivers.platforms.libvirt import domain as dom_mod
 from pooling_drivers.platforms.vmware import vm as vm_mod
 from tests.functional.platforms import podman_rig
@@ -40,6 +43,7 @@ from tests.functional.platforms import test_libvirt
 from tests.functional.platforms import test_vmware
 from tests.functional.platforms import vcsim as vcsim_mod
 from tests.unit.platforms import fake_kernel
+from tests.unit.platforms.k8s import fake_kubelet
 
 libvirt = pytest.importorskip('libvirt', reason='libvirt-python not installed (tools/ci-deps.sh)')
 pytestmark = pytest.mark.functional
@@ -177,11 +181,21 @@ def test_one_card_serves_every_cloud_from_one_set_of_books(world):
     # Five consumers, five platforms, one card.
     nova = _create(stack, 'nova', 'gpu-a', str(uuid.uuid4()))
     container = _create(stack, 'container', 'gpu-a', 'web')
-    k8s_cdi = cdi.CdiPlatform({**stack.dirs('gpu-a'), 'platforms': ['kubernetes']})
+    # NOTE: a spec dir of its own: the agent's cdi driver removes specs of vGPUs it does not
+    # serve from its dir (reported to the containers work).
+    k8s_dirs = {**stack.dirs('gpu-a'), 'spec_dir': os.path.join(stack.work, 'gpu-a', 'cdi-k8s')}
+    k8s_cdi = cdi.CdiPlatform({**k8s_dirs, 'platforms': ['kubernetes']})
     preparer = k8s_claims.ClaimPreparer('gpu-a', OneClaim(), lambda p: InProcessPool(
         stack.client.as_(p, 'member')), k8s_cdi, {'*': 'admin'}, timeout=20)
-    claim = k8s_claims.ClaimRef('default', str(uuid.uuid4()), 'train')
-    [prepared] = preparer.prepare(claim)
+    # NOTE: unix socket paths are limited to ~107 bytes: a short temp dir.
+    sockets = tempfile.mkdtemp(prefix='dra-')
+    plugin = kubelet_plugin.KubeletPlugin(preparer, plugin_dir=os.path.join(sockets, 'plugin'),
+                                          registry_dir=os.path.join(sockets, 'registry')).start()
+    kubelet = fake_kubelet.FakeKubelet(os.path.join(sockets, 'registry'))
+    kubelet.discover()
+    claim = ('default', str(uuid.uuid4()), 'train')
+    prepared = kubelet.prepare(k8s_model.DRIVER, [claim]).claims[claim[1]]
+    assert prepared.error == ''
     vsphere = _create(stack, 'vmware', 'vc1', vm._moId)
     kvm = _create(stack, 'libvirt', 'gpu-a', test_libvirt.DOMAIN)
 
@@ -194,7 +208,11 @@ def test_one_card_serves_every_cloud_from_one_set_of_books(world):
                              [cdi.device_name(container['uuid'])], 'env | grep ^CUDA_')
         assert out.returncode == 0, out.stderr
         assert f'CUDA_VISIBLE_DEVICES=GPU-{card["uuid"]}' in out.stdout
-    assert prepared.cdi_device_ids[0].startswith(cdi.KIND + '=')
+    [device] = prepared.devices
+    assert device.cdi_device_ids[0].startswith(cdi.KIND + '=')
+    pod_vgpu = device.cdi_device_ids[0].split('=', 1)[1]
+    pod_spec = os.path.join(k8s_dirs['spec_dir'], cdi.spec_file_name(pod_vgpu))
+    assert os.path.exists(pod_spec)
     key = 'guestinfo.pooling.vgpu.' + vsphere['uuid']
 
     def vm_config():
@@ -223,8 +241,9 @@ def test_one_card_serves_every_cloud_from_one_set_of_books(world):
         resp = stack.client.post('/v1/vgpus', {
             'profile': 'fifth', 'consumer': {'platform': platform, 'host': host, 'id': ident}})
         assert resp.status_int == 409, (platform, resp.text)
-    with pytest.raises(k8s_claims.ClaimError, match='the pool refused'):
-        preparer.prepare(k8s_claims.ClaimRef('default', str(uuid.uuid4()), 'train-2'))
+    other = ('default', str(uuid.uuid4()), 'train-2')
+    assert 'the pool refused' in kubelet.prepare(k8s_model.DRIVER, [other]).claims[
+        other[1]].error
     [slot] = [s for s in stack.client.get('/v1/slots?host=gpu-a').json['slots']
               if s['profile'] == 'fifth']
     assert slot['total'] - slot['in_use'] == 0  # Cyborg/Placement: nothing left to offer
@@ -233,7 +252,8 @@ def test_one_card_serves_every_cloud_from_one_set_of_books(world):
     released = []
     steps = [('vmware', lambda: _release(stack, vsphere), lambda: key not in vm_config()),
              ('libvirt', lambda: _release(stack, kvm), lambda: alias not in hostdevs()),
-             ('kubernetes', lambda: preparer.unprepare(claim), lambda: True),
+             ('kubernetes', lambda: kubelet.unprepare(k8s_model.DRIVER, [claim]),
+              lambda: not os.path.exists(pod_spec)),
              ('container', lambda: _release(stack, container), lambda: not os.path.exists(spec)),
              ('nova', lambda: _release(stack, nova), lambda: True)]
     for platform, release, gone in steps:
@@ -250,3 +270,5 @@ def test_one_card_serves_every_cloud_from_one_set_of_books(world):
             {'container', 'kubernetes', 'libvirt', 'nova', 'vmware'} - set(released))
         assert gone(), f'{platform} still holds its attachment'
     assert _usage(stack)['allocated'] == {'compute_percent': 0.0, 'memory_mb': 0}
+    kubelet.close()
+    plugin.stop()
