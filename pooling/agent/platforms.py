@@ -21,6 +21,7 @@ namespace, so it versions apart from slice preparation) that runs the drivers na
 from __future__ import annotations
 
 import collections
+from concurrent import futures
 import importlib
 import time
 from typing import Any
@@ -191,23 +192,29 @@ class PlatformNotifier:
         if not vgpus or self.transport is None:
             return set()
         hosts = {h['name'] for h in host_obj.list_hosts(context)} - set(down)
+        by_host = self._by_consumer_host(vgpus, hosts)
+        if not by_host:
+            return set()
+        # NOTE: one thread per host, so a silent host costs the batch one timeout, not one each.
+        with futures.ThreadPoolExecutor(max_workers=min(8, len(by_host))) as pool:
+            outcomes = list(pool.map(lambda item: self._detach_on(context, *item),
+                                     by_host.items()))
+        return set().union(*outcomes)
+
+    def _detach_on(self, context, host: str, items: list) -> set:
+        try:
+            answers = self._client(host, self.conf.platforms.detach_timeout).call(
+                context, 'platforms_detach', vgpus=items)
+        except (messaging.NoSuchMethod, messaging.UnsupportedVersion):
+            return set()  # an agent older than platforms: it attached nothing
+        except Exception as exc:
+            LOG.warning('Consumer host %s did not detach %d vGPU(s): %s', host, len(items), exc)
+            return {v['uuid'] for v in items}
         held = set()
-        for host, items in self._by_consumer_host(vgpus, hosts).items():
-            try:
-                answers = self._client(host, self.conf.platforms.detach_timeout).call(
-                    context, 'platforms_detach', vgpus=items)
-            except (messaging.NoSuchMethod, messaging.UnsupportedVersion):
-                continue  # an agent older than platforms: it attached nothing
-            except Exception as exc:
-                LOG.warning('Consumer host %s did not detach %d vGPU(s): %s', host, len(items),
-                            exc)
-                held.update(v['uuid'] for v in items)
-                continue
-            for uuid, answer in (answers or {}).items():
-                if isinstance(answer, dict) and answer.get('error'):
-                    LOG.warning('Detaching vGPU %s on %s failed: %s', uuid, host,
-                                answer['error'])
-                    held.add(uuid)
+        for uuid, answer in (answers or {}).items():
+            if isinstance(answer, dict) and answer.get('error'):
+                LOG.warning('Detaching vGPU %s on %s failed: %s', uuid, host, answer['error'])
+                held.add(uuid)
         return held
 
     def sync(self, context) -> None:
