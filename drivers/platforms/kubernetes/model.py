@@ -115,6 +115,11 @@ def class_name(profile_name: str) -> str:
     return f'{dns_label(profile_name, 63)}.{DOMAIN}'
 
 
+def extended_resource(profile_name: str) -> str:
+    """The extended resource a legacy ``resources.limits`` request names for a profile."""
+    return f'{DOMAIN}/{dns_label(profile_name, 63)}'
+
+
 def counter_set(device_uuid: str) -> str:
     return dns_label(f'card-{device_uuid}')
 
@@ -139,7 +144,10 @@ def device_classes(view: PoolView) -> list[dict[str, Any]]:
             'apiVersion': API_VERSION, 'kind': 'DeviceClass',
             'metadata': {'name': class_name(shape.name),
                          'labels': {'app.kubernetes.io/managed-by': 'pooling-k8s'}},
-            'spec': {'selectors': [{'cel': {'expression': expression}}]}})
+            # NOTE: with DRA's extended-resource support (beta, on by default from 1.36) a pod
+            # asking resources.limits {<domain>/<profile>: 1} is served from this class.
+            'spec': {'selectors': [{'cel': {'expression': expression}}],
+                     'extendedResourceName': extended_resource(shape.name)}})
     return out
 
 

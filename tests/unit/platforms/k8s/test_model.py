@@ -38,6 +38,8 @@ def test_device_classes_one_per_single_card_profile():
     expr = classes['half-local.pooling.openstack.org']['spec']['selectors'][0]['cel'][
         'expression']
     assert 'profile == "half-local"' in expr and 'locality == "local"' in expr
+    assert classes['half-local.pooling.openstack.org']['spec']['extendedResourceName'] == (
+        'pooling.openstack.org/half-local')
 
 
 def _by_pool():
