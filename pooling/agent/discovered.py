@@ -31,20 +31,9 @@ LOG = logging.getLogger(__name__)
 
 def device_reports(driver, host: base.DiscoveredHost) -> list[dict]:
     """The devices of a discovered host as the conductor's ``report`` takes them."""
-    devices = []
-    for device in host.devices:
-        entry = as_dict(device)
-        entry['driver'] = driver.name
-        shapes = ()
-        if hasattr(driver, 'partition_profiles'):
-            try:
-                shapes = driver.partition_profiles(host.name, device.uuid)
-            except base.PlatformError as exc:
-                LOG.warning('%s: no shapes for %s on %s: %s', driver.name, device.uuid,
-                            host.name, exc)
-        entry['partition_profiles'] = as_dict(list(shapes))
-        devices.append(entry)
-    return devices
+    return [{**as_dict(device), 'driver': driver.name,
+             'partition_profiles': as_dict(list(host.profiles.get(device.uuid, ())))}
+            for device in host.devices]
 
 
 def report_discovered(conductor, context, drivers, pool: str,
@@ -67,7 +56,8 @@ def report_discovered(conductor, context, drivers, pool: str,
             LOG.warning('Platform %s could not discover its hosts: %s', driver.name, exc)
             continue
         for host in hosts:
-            conductor.report(context, {'name': host.name, 'pool': pool, 'fabric': fabric,
+            conductor.report(context, {'name': host.name, 'pool': pool,
+                                       'fabric': host.fabric or fabric,
                                        'cpu_milli': 0, 'ram_mb': 0},
                              device_reports(driver, host))
             names[host.name] = driver.name

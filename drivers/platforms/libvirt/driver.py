@@ -259,7 +259,7 @@ class LibvirtPlatform(base.PlatformDriver):
         return found
 
     def _bdf(self, slice_) -> str:
-        bdf = (getattr(slice_, 'pci_address', '') or self.pci_addresses.get(slice_.device_uuid)
+        bdf = (slice_.pci_address or self.pci_addresses.get(slice_.device_uuid)
                or sysfs_mod.nvidia_bdf(self.fs, slice_.visible_uuid or slice_.device_uuid)
                or sysfs_mod.nvidia_bdf(self.fs, slice_.device_uuid))
         if not bdf:

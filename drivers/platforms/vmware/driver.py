@@ -92,7 +92,6 @@ class VmwarePlatform(base.PlatformDriver):
         self.profile_map = dict(self.options.get('profile_map') or {})
         # NOTE: attach and detach read-modify-write a VM's extraConfig; one VM at a time.
         self._lock = threading.Lock()
-        self._shapes_seen: dict[tuple[str, str], tuple[PartitionProfile, ...]] = {}
 
     # The contract ----------------------------------------------------------
     def validate(self, request: base.PlatformRequest) -> None:
@@ -183,7 +182,9 @@ class VmwarePlatform(base.PlatformDriver):
     def discover(self) -> list[base.DiscoveredHost]:
         """Every ESXi host of every vCenter with its NVIDIA cards and their vGPU profiles.
 
-        A host that is not connected, or in maintenance mode, reports its cards unhealthy.
+        The profiles are the shapes the scheduler may snap a slice on the card to: a card
+        enabled for DirectPath offers itself whole, a vGPU card its ``vgpu_class`` profiles. A
+        host that is not connected, or in maintenance mode, reports its cards unhealthy.
         """
         found = []
         for _name, vc in self.vcenters.items():
@@ -200,29 +201,10 @@ class VmwarePlatform(base.PlatformDriver):
                         pci_address=card.pci_id, memory_mb=card.memory_mb, compute_units=0,
                         numa_node=None, driver_version='', healthy=healthy,
                         health_reason=reason, isolation=('hard',), index=index))
-                    shapes = self._shapes(host, card)
-                    self._shapes_seen[(host.name, card.uuid)] = shapes
-                    offered[card.uuid] = tuple(p.name for p in shapes)
+                    offered[card.uuid] = self._shapes(host, card)
                 found.append(base.DiscoveredHost(name=host.name, devices=tuple(devices),
                                                  profiles=offered))
         return found
-
-    def partition_profiles(self, host_name: str, device_uuid: str) -> tuple[PartitionProfile, ...]:
-        """The shapes the scheduler may snap a slice on this card to (see the module doc).
-
-        A card enabled for DirectPath offers itself whole; a vGPU card its ``vgpu_class``
-        profiles. Answered from the last :meth:`discover` when it saw the card.
-        """
-        if (host_name, device_uuid) in self._shapes_seen:
-            return self._shapes_seen[(host_name, device_uuid)]
-        for vc in self.vcenters.values():
-            for host in vc.hosts():
-                if host.name != host_name:
-                    continue
-                for card in _cards(host):
-                    if card.uuid == device_uuid:
-                        return self._shapes(host, card)
-        raise base.InvalidRequestError(f'no ESXi host {host_name} with card {device_uuid}')
 
     def close(self) -> None:
         for vc in self.vcenters.values():

@@ -28,7 +28,6 @@ import uuid
 
 import pytest
 
-from pooling.agent import platforms as platforms_hook
 from pooling.conf import libvirt as libvirt_conf
 from pooling.conf import vmware as vmware_conf
 from pooling_drivers.platforms import cdi
@@ -83,18 +82,6 @@ class EveryCloudStack(test_cdi_agent.CdiStack):
         return next(d for d in endpoint.drivers if d.name == name)
 
 
-def _driver_options(original):
-    # NOTE: until the agent's loader reads pooling.conf.<name>.driver_options for the vmware,
-    # libvirt and baremetal drivers itself, this test hands them their options that way.
-    def options(conf, name):
-        if name == 'vmware':
-            return vmware_conf.driver_options(conf)
-        if name == 'libvirt':
-            return libvirt_conf.driver_options(conf)
-        return original(conf, name)
-    return options
-
-
 class InProcessPool:
     """The part of poolingclient's Client the kubelet plugin uses, over the in-process API."""
 
@@ -128,12 +115,10 @@ class OneClaim:
 
 
 @pytest.fixture
-def world(mysql_db, tmp_path, monkeypatch, vcsim_binary):
+def world(mysql_db, tmp_path, vcsim_binary):
     # NOTE: ESXi hosts without cards: the vCenter's agent enters its ESXi hosts into the pool,
     # and this test is about one card.
     sim = vcsim_mod.Simulator(vcsim_binary, '-cards', '0')
-    monkeypatch.setattr(platforms_hook, 'driver_options',
-                        _driver_options(platforms_hook.driver_options))
     test_libvirt._node_file(tmp_path)
     fake_kernel.build(tmp_path / 'kernel')
     stack = EveryCloudStack(mysql_db.url, HOSTS, str(tmp_path), sim.url).start()

@@ -67,9 +67,9 @@ def test_discover_reads_every_esxi_host_with_its_cards_and_profiles(vcsim):
     assert (card.vendor, card.model, card.memory_mb, card.isolation) == (
         'nvidia', 'A100-PCIE-40GB', 40960, ('hard',))
     assert len({d.uuid for h in hosts for d in h.devices}) == 4
-    assert host.profiles[card.uuid] == ('grid_a100-4c', 'grid_a100-8c', 'grid_a100-10c',
-                                        'grid_a100-20c', 'grid_a100-40c')
-    shapes = driver.partition_profiles(host.name, card.uuid)
+    shapes = host.profiles[card.uuid]
+    assert [p.name for p in shapes] == ['grid_a100-4c', 'grid_a100-8c', 'grid_a100-10c',
+                                        'grid_a100-20c', 'grid_a100-40c']
     assert [(p.name, p.memory_mb, p.compute_milli, p.max_instances) for p in shapes][:2] == [
         ('grid_a100-4c', 4096, 100, 10), ('grid_a100-8c', 8192, 200, 5)]
 
@@ -195,7 +195,8 @@ def test_whole_card_goes_as_directpath(vcsim_binary):
         _power_off(vm)
         host = next(h for h in driver.discover() if h.name == vm.runtime.host.name)
         card = host.devices[1]
-        assert host.profiles[card.uuid] == ('directpath',)
+        assert [(p.name, p.compute_milli) for p in host.profiles[card.uuid]] == [
+            ('directpath', 1000)]
         with pytest.raises(base.InvalidRequestError, match='whole-card vGPUs only'):
             driver.attach(_request(vm, card.uuid, memory_mb=4096, compute_milli=100))
         request = _request(vm, card.uuid, memory_mb=40960, compute_milli=1000)

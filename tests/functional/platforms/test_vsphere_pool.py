@@ -86,16 +86,13 @@ def test_an_unreachable_vcenter_reports_nothing_and_does_not_fail(db, vcsim):
 
 
 def test_the_vcenter_agent_enters_its_esxi_hosts_and_serves_their_cards(
-        mysql_db, tmp_path, monkeypatch, vcsim_binary):
+        mysql_db, tmp_path, vcsim_binary):
     """Through the whole service: the agent named after the vCenter reports its ESXi host with
     its heartbeat and answers the slice calls for it; a vGPU for a VM on that host goes ACTIVE
     and the VM gets the profile; a container's vGPU on an ESXi card is refused."""
-    from pooling.agent import platforms as platforms_hook
     from tests.functional.platforms import test_every_cloud
 
     sim = vcsim_mod.Simulator(vcsim_binary, '-hosts', '1')
-    monkeypatch.setattr(platforms_hook, 'driver_options',
-                        test_every_cloud._driver_options(platforms_hook.driver_options))
     stack = test_every_cloud.EveryCloudStack(mysql_db.url, [('vc1', 'fab-vs', '')],
                                              str(tmp_path), sim.url)
     stack.start()
