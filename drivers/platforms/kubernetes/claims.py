@@ -51,6 +51,8 @@ class AllocatedDevice:
     profile: str
     model: str
     locality: str
+    #: The pool device (card uuid) the device was published for.
+    card: str = ''
 
     @property
     def vgpu_name(self) -> str:
@@ -104,7 +106,7 @@ class KubeClaims:
                                  'ResourceSlice of ours any more')
             out.append(AllocatedDevice(request=r.request, pool=r.pool, device=r.device,
                                        profile=a['profile'], model=a['model'],
-                                       locality=a['locality']))
+                                       locality=a['locality'], card=a.get('card', '')))
         return out
 
     def _attributes(self, pools: set) -> dict[tuple[str, str], dict[str, str]]:
@@ -168,6 +170,13 @@ class ClaimPreparer:
             if vgpu is None:
                 vgpu = self._create(pool, ref, dev)
             vgpu = self._wait_active(pool, vgpu)
+            cards = {s.get('device_uuid') for s in vgpu.get('slices') or ()}
+            if dev.card and dev.card not in cards:
+                # NOTE: the books are exact; Kubernetes' per-card view is off until the claim
+                # ends (the API has no device hint yet): say so where operators look.
+                LOG.warning('claim %s/%s: Kubernetes booked %s on card %s, the pool placed vGPU '
+                            '%s on %s', ref.namespace, ref.name, dev.device, dev.card,
+                            vgpu['uuid'], ', '.join(sorted(c for c in cards if c)))
             try:
                 att = self.cdi.attach(base.PlatformRequest.from_vgpu(vgpu))
             except base.PlatformError as exc:

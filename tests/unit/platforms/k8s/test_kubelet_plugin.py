@@ -169,3 +169,16 @@ def test_kubelet_restart_and_lost_socket_re_register(rig):
     kubelet.restart()
     second = kubelet.prepare(model.DRIVER, [('team-a', 'uid-3', 'c')])
     assert second.claims['uid-3'] == first.claims['uid-3'] and len(pool.vgpus) == 1
+
+
+def test_a_placement_on_another_card_is_logged(rig, caplog):
+    claims, _pool, _driver, _plugin, kubelet = rig
+    kubelet.discover()
+    booked = claims_mod.AllocatedDevice(request='gpu', pool='node-a', device='q-0',
+                                        profile='a100-quarter', model='A100-SXM4-80GB',
+                                        locality='local', card='GPU-9')
+    claims.add('uid-9', [booked])
+    with caplog.at_level('WARNING'):
+        resp = kubelet.prepare(model.DRIVER, [('team-a', 'uid-9', 'c')])
+    assert resp.claims['uid-9'].error == ''
+    assert 'booked q-0 on card GPU-9, the pool placed' in caplog.text
