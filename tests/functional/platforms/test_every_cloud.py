@@ -34,6 +34,7 @@ from pooling_drivers.platforms import cdi
 from pooling_drivers.platforms.kubernetes import claims as k8s_claims
 from pooling_drivers.platforms.kubernetes import kubelet_plugin
 from pooling_drivers.platforms.kubernetes import model as k8s_model
+from pooling_drivers.platforms.kubernetes import platform as k8s_platform
 from pooling_drivers.platforms.libvirt import domain as dom_mod
 from pooling_drivers.platforms.vmware import vm as vm_mod
 from tests.functional.platforms import podman_rig
@@ -166,10 +167,9 @@ def test_one_card_serves_every_cloud_from_one_set_of_books(world):
     # Five consumers, five platforms, one card.
     nova = _create(stack, 'nova', 'gpu-a', str(uuid.uuid4()))
     container = _create(stack, 'container', 'gpu-a', 'web')
-    # NOTE: a spec dir of its own: the agent's cdi driver removes specs of vGPUs it does not
-    # serve from its dir (reported to the containers work).
-    k8s_dirs = {**stack.dirs('gpu-a'), 'spec_dir': os.path.join(stack.work, 'gpu-a', 'cdi-k8s')}
-    k8s_cdi = cdi.CdiPlatform({**k8s_dirs, 'platforms': ['kubernetes']})
+    # The kubelet plugin writes into the same spec dir as the agent's cdi driver, as on a node.
+    k8s_dirs = stack.dirs('gpu-a')
+    k8s_cdi = k8s_platform.KubernetesPlatform(k8s_dirs)
     preparer = k8s_claims.ClaimPreparer('gpu-a', OneClaim(), lambda p: InProcessPool(
         stack.client.as_(p, 'member')), k8s_cdi, {'*': 'admin'}, timeout=20)
     # NOTE: unix socket paths are limited to ~107 bytes: a short temp dir.
@@ -196,7 +196,7 @@ def test_one_card_serves_every_cloud_from_one_set_of_books(world):
     [device] = prepared.devices
     assert device.cdi_device_ids[0].startswith(cdi.KIND + '=')
     pod_vgpu = device.cdi_device_ids[0].split('=', 1)[1]
-    pod_spec = os.path.join(k8s_dirs['spec_dir'], cdi.spec_file_name(pod_vgpu))
+    pod_spec = k8s_cdi.spec_path(pod_vgpu)
     assert os.path.exists(pod_spec)
     key = 'guestinfo.pooling.vgpu.' + vsphere['uuid']
 
