@@ -11,7 +11,9 @@ from oslo_log import log as logging
 from oslo_service import service
 
 from pooling import rpc
+from pooling.agent import discovered as agent_discovered
 from pooling.agent import manager as agent_manager
+from pooling.agent import platforms as agent_platforms
 from pooling.conductor import manager as conductor_manager
 from pooling.conductor import rpcapi as conductor_rpcapi
 
@@ -45,7 +47,7 @@ class _RPCService(service.ServiceBase):
         if self.transport is None:
             self.transport = rpc.get_transport(self.conf)
         self._server = rpc.get_server(self.transport, self._topic, self._server_name,
-                                      [self.endpoint])
+                                      [self.endpoint, *getattr(self, 'extra_endpoints', ())])
         self._server.start()
         self._thread = threading.Thread(target=self._loop, name=self._topic, daemon=True)
         self._thread.start()
@@ -110,7 +112,24 @@ class AgentService(_RPCService):
             self.transport = rpc.get_transport(self.conf)
         conductor = conductor_rpcapi.ConductorAPI(self.conf, self.transport)
         self.endpoint = agent_manager.AgentManager(self.conf, conductor)
+        self.extra_endpoints = [agent_platforms.PlatformEndpoint(self.conf)]
+        self._stand_ins = agent_discovered.StandInAgents(self.transport, rpc.AGENT_TOPIC,
+                                                          rpc.get_server)
         super().start()
 
     def periodic(self):
         self.endpoint.report_once()
+        # Hosts a platform driver discovers (a vCenter's ESXi hosts) report with our heartbeat,
+        # and we answer the conductor's slice calls for them.
+        try:
+            found = agent_discovered.report_discovered(
+                self.endpoint.conductor, self.endpoint.ctx, self.extra_endpoints[0].drivers,
+                self.conf.agent.pool, self.conf.agent.fabric)
+            if found:
+                self._stand_ins.ensure(found)
+        except Exception:
+            LOG.exception('Reporting the hosts of the platform drivers failed')
+
+    def stop(self, graceful=False):
+        super().stop(graceful)
+        self._stand_ins.stop()

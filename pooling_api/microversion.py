@@ -14,6 +14,7 @@ ENVIRON_KEY = 'pooling.microversion'
 VERSIONS = [
     '1.0',  # pools, hosts, devices, profiles, vgpus, usage, quotas
     '1.1',  # GET /v1/capacity: free capacity per profile and model, for every reader
+    '1.2',  # GET /v1/usage: by_platform, each pool and model's allocation per consumer platform
 ]
 
 MIN_VERSION = microversion_parse.Version(*map(int, VERSIONS[0].split('.')))

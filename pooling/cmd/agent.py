@@ -6,6 +6,7 @@ from oslo_service import service
 
 from pooling import service as pooling_service
 from pooling.agent import driver_loader
+from pooling.agent import platforms as agent_platforms
 from pooling.cmd import common
 
 
@@ -15,6 +16,10 @@ def main(argv=None):
         # Fail at start, with the known names, when the config names an unknown driver.
         driver_loader.load_accelerator_drivers(conf.agent.enabled_drivers, {})
     except driver_loader.UnknownDriverError as err:
+        sys.exit('pooling-agent: %s' % err)
+    try:
+        agent_platforms.load_drivers(conf)
+    except ValueError as err:
         sys.exit('pooling-agent: %s' % err)
     launcher = service.launch(conf, pooling_service.AgentService(conf), workers=1,
                               restart_method='mutate')

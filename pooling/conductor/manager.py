@@ -22,6 +22,7 @@ import oslo_messaging as messaging
 from oslo_utils import timeutils
 
 from pooling import context as pooling_context
+from pooling.agent import platforms as platforms_hook
 from pooling.agent import rpcapi as agent_rpcapi
 from pooling.objects import host as host_obj
 from pooling.objects import vgpu as vgpu_obj
@@ -108,6 +109,7 @@ class ConductorManager:
     def __init__(self, conf, transport=None, agents=None):
         self.conf = conf
         self.agents = agents or agent_rpcapi.AgentAPI(conf, transport)
+        self.platforms = platforms_hook.notifier(conf, self.agents)
         self.ctx = pooling_context.get_admin_context()
         self._preparing = _Batcher('prepare', self.prepare_many)
         self._releasing = _Batcher('release', self.release_many)
@@ -163,6 +165,8 @@ class ConductorManager:
         done = V.activate(self.ctx, attachments) if attachments else []
         for uuid in done:
             LOG.info('vGPU %s is ACTIVE', uuid)
+        self.platforms.attached(self.ctx, [dict(v, attachment=attachments[v['uuid']])
+                                           for v in vgpus if v['uuid'] in done])
         late = [uuid for uuid in attachments if uuid not in done]
         if late:
             # A DELETE came in while we prepared: release what we made.
@@ -185,6 +189,9 @@ class ConductorManager:
         are and the reconciler tries again.
         """
         down = host_obj.down_hosts(self.ctx) if vgpus else set()
+        # Platforms first: no consumer may start on capacity that is being given back.
+        held = self.platforms.detach(self.ctx, vgpus, down)
+        vgpus = [v for v in vgpus if v['uuid'] not in held]
         failures, _answers = self._on_agents('release_slices', vgpus, down)
         for uuid, (_kind, where, host, error) in failures.items():
             LOG.warning('Releasing %s of vGPU %s on %s failed: %s', where, uuid, host, error)
@@ -239,3 +246,4 @@ class ConductorManager:
             self.prepare_many(stuck)
         self.release_many(V.stuck(self.ctx, (V.RELEASING,), stuck_after))
         self._give_back(V.get_vgpus(self.ctx, V.leaked(self.ctx)), V.ERROR)
+        self.platforms.sync(self.ctx)

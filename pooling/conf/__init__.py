@@ -9,10 +9,14 @@ from oslo_config import cfg
 
 from pooling.conf import agent
 from pooling.conf import api
+from pooling.conf import baremetal
 from pooling.conf import conductor
+from pooling.conf import libvirt
+from pooling.conf import platforms
 from pooling.conf import scheduler
+from pooling.conf import vmware
 
-_MODULES = (api, agent, conductor, scheduler)
+_MODULES = (api, agent, baremetal, conductor, libvirt, platforms, scheduler, vmware)
 
 
 def register_opts(conf: cfg.ConfigOpts) -> None:

@@ -83,8 +83,9 @@ def list_vgpus(context, project_id=None, state=None, consumer=None, limit=None):
     else:
         query = query.where(_V.state != DELETED)
     if consumer:
-        query = query.where(_V.consumer_platform == consumer[0],
-                            _V.consumer_id == consumer[1])
+        query = query.where(_V.consumer_platform == consumer[0])
+        if consumer[1] is not None:
+            query = query.where(_V.consumer_id == consumer[1])
     if limit:
         query = query.limit(limit)
     return _with_slices(context.session, context.session.connection().execute(query).all())

@@ -71,7 +71,9 @@ def _spec(req, body: dict) -> dict:
 
 
 def list_vgpus(req):
-    """GET /v1/vgpus?state=&all_projects=&project_id=&consumer_id= → 200 {"vgpus": [...]}."""
+    """GET /v1/vgpus?state=&all_projects=&project_id=&consumer_id=&consumer_platform=
+    → 200 {"vgpus": [...]}; ``consumer_platform`` alone lists that platform's vGPUs, and with
+    ``consumer_id`` defaults to ``nova``."""
     policy.authorize(req, policies.LIST)
     query = validation.query(req, schemas.LIST_QUERY)
     ctx = method.context(req)
@@ -80,8 +82,8 @@ def list_vgpus(req):
         policy.authorize(req, policies.LIST_ALL)
         project_id = query.get('project_id')
     consumer = None
-    if query.get('consumer_id'):
-        consumer = ('nova', query['consumer_id'])
+    if query.get('consumer_id') or query.get('consumer_platform'):
+        consumer = (query.get('consumer_platform', 'nova'), query.get('consumer_id'))
     vgpus = vgpu_obj.list_vgpus(ctx, project_id=project_id, state=query.get('state'),
                                 consumer=consumer,
                                 limit=req.environ['pooling.services'].conf.api.max_limit)

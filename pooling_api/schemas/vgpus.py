@@ -5,8 +5,8 @@ from pooling_api.schemas import common
 CONSUMER = {
     'type': 'object', 'required': ['platform', 'id'],
     'properties': {
-        'platform': {'type': 'string', 'enum': ['nova', 'cdi', 'kubernetes', 'vmware',
-                                                'libvirt', 'baremetal', 'other']},
+        'platform': {'type': 'string', 'enum': ['nova', 'cdi', 'container', 'kubernetes',
+                                                'vmware', 'libvirt', 'baremetal', 'other']},
         'host': {'type': 'string', 'minLength': 1, 'maxLength': 255},
         'id': {'type': 'string', 'minLength': 1, 'maxLength': 255}},
     'additionalProperties': False,
@@ -32,7 +32,8 @@ LIST_QUERY = {
     'properties': {'state': {'type': 'string', 'enum': ['SCHEDULED', 'PREPARING', 'ACTIVE',
                                                         'RELEASING', 'DELETED', 'ERROR']},
                    'all_projects': common.BOOL_QUERY, 'project_id': common.IDENT,
-                   'consumer_id': common.IDENT},
+                   'consumer_id': common.IDENT,
+                   'consumer_platform': CONSUMER['properties']['platform']},
     'additionalProperties': False,
 }
 SLICE = {

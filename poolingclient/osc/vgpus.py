@@ -124,8 +124,8 @@ class CreateVgpu(command.ShowOne):
             action=parseractions.MultiKeyValueAction,
             required_keys=["platform", "id"],
             optional_keys=["host"],
-            help="Who will use the vGPU: platform (nova, cdi, kubernetes, vmware, libvirt, "
-            "baremetal, other), its id, and the host it runs on (needed for --locality "
+            help="Who will use the vGPU: platform (nova, container, cdi, kubernetes, vmware, "
+            "libvirt, baremetal, other), its id, and the host it runs on (needed for --locality "
             "local or remote-required)",
         )
         parser.add_argument(

@@ -120,8 +120,14 @@ class Client:
     def get_device(self, device: str) -> dict:
         return self._get("/devices/" + self._q(device))
 
-    def usage(self, pool: str | None = None) -> list[dict]:
-        return self._get("/usage", {"pool": pool})["usage"]
+    def usage(self, pool: str | None = None, by_platform: bool = False) -> list[dict]:
+        """Usage per pool and model; ``by_platform`` asks microversion 1.2 for the split."""
+        if not by_platform:
+            return self._get("/usage", {"pool": pool})["usage"]
+        path = "/usage" + ("?" + parse.urlencode({"pool": pool}) if pool else "")
+        return self._request(
+            "GET", path, headers={"OpenStack-API-Version": "accelerator-pool 1.2"}
+        )["usage"]
 
     def capacity(self, pool: str | None = None) -> dict:
         """Free capacity per model and per profile (microversion 1.1; any reader)."""

@@ -190,7 +190,10 @@ class Stack:
 
         self.app = app.build(self.conf, self.transport)
         self.client = Client(self.app)
-        self.wait_for(lambda: len(self.client.get('/v1/hosts').json['hosts']) == len(self.hosts),
+        # NOTE: every configured agent; an agent may report more hosts (a vCenter's ESXi hosts).
+        names = {name for name, _fabric, _devices in self.hosts}
+        self.wait_for(lambda: names <= {h['name'] for h in
+                                        self.client.get('/v1/hosts').json['hosts']},
                       'agents to report')
         return self
 
