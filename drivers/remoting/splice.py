@@ -1,0 +1,138 @@
+"""Byte-for-byte splicing of two stream connections, one thread per connection pair.
+
+Used by the TLS gateway (TLS end in ``pooling.gateway.tls``), by the consumer's local proxy and
+by the LUPINE plugin's counting relay.  One pair of connections is spliced by one thread with
+non-blocking sockets and ``select``: no thread ever reads and writes the same TLS object at once
+(OpenSSL objects are not safe for that), and a :class:`threading.Event` or closing a socket stops
+the pair within the select timeout.
+
+Nothing is parsed, reordered or merged: what one end reads is queued, in order, to the other.
+When either side ends (EOF, reset), what is queued is flushed and both are closed -- a backend
+connection is one device context, so there is no half-open state to keep.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+import select
+import socket
+import threading
+import time
+
+#: Bytes asked of the kernel per read.
+READ_SIZE = 262144
+#: Stop reading a side while its peer has this much queued and unsent.
+HIGH_WATER = 8 * 1048576
+#: Seconds one select may block; bounds how late a stop request is seen.
+TICK = 0.2
+
+
+class End:
+    """One side of a splice over a non-blocking socket.  This class is the plain-socket end."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        sock.setblocking(False)
+        self.sock = sock
+        self._out: deque = deque()
+        self.out_bytes = 0
+        self.eof = False
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def read(self) -> list | None:
+        """Return the buffers readable now ([] if none), or ``None`` at end of stream."""
+        try:
+            data = self.sock.recv(READ_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return []
+        except OSError:
+            return None
+        return [data] if data else None
+
+    def buffered(self) -> bool:
+        """Whether data is readable without waiting on the socket (TLS keeps some)."""
+        return False
+
+    def queue(self, data) -> None:
+        """Queue bytes to send, in order."""
+        self._out.append(memoryview(data))
+        self.out_bytes += len(data)
+
+    def flush(self) -> bool:
+        """Send what the kernel takes now; ``False`` if the socket failed."""
+        out = self._out
+        try:
+            while out:
+                chunk = out[0]
+                sent = self.sock.send(chunk)
+                self.out_bytes -= sent
+                if sent < len(chunk):
+                    out[0] = chunk[sent:]
+                    return True
+                out.popleft()
+        except (BlockingIOError, InterruptedError):
+            return True
+        except OSError:
+            return False
+        return True
+
+    def close(self) -> None:
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+
+
+def splice(a: End, b: End, stop: threading.Event | None = None,
+           on_a_to_b: Callable[[int], None] | None = None,
+           on_b_to_a: Callable[[int], None] | None = None) -> None:
+    """Copy ``a`` -> ``b`` and ``b`` -> ``a`` until either ends or ``stop`` is set; close both.
+
+    ``on_a_to_b(n)`` / ``on_b_to_a(n)`` are told every ``n`` bytes read from a side (for counters).
+    """
+    pairs = ((a, b, on_a_to_b), (b, a, on_b_to_a))
+    try:
+        while stop is None or not stop.is_set():
+            readers = [src for src, dst, _ in pairs if dst.out_bytes < HIGH_WATER]
+            writers = [end for end in (a, b) if end.out_bytes]
+            timeout = 0 if any(src.buffered() for src in readers) else TICK
+            try:
+                readable, writable, _ = select.select(readers, writers, [], timeout)
+            except (OSError, ValueError):  # a socket was closed under us (revoke)
+                return
+            if any(src.buffered() for src in readers):
+                readable = list(set(readable) | {src for src in readers if src.buffered()})
+            for src, dst, count in pairs:
+                if src in readable:
+                    bufs = src.read()
+                    if bufs is None:
+                        _drain(dst)
+                        return
+                    for buf in bufs:
+                        dst.queue(buf)
+                        if count is not None:
+                            count(len(buf))
+                    if not dst.flush():
+                        return
+            for end in writable:
+                if not end.flush():
+                    return
+    finally:
+        a.close()
+        b.close()
+
+
+def _drain(end: End, timeout: float = 5.0) -> None:
+    """Send what is queued on ``end`` before closing, for at most ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while end.out_bytes and time.monotonic() < deadline:
+        if not end.flush():
+            return
+        if end.out_bytes:
+            try:
+                select.select([], [end], [], TICK)
+            except (OSError, ValueError):
+                return
