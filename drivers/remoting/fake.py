@@ -68,6 +68,10 @@ class _EchoLease:
                 self.conns.discard(conn)
 
     def close(self) -> None:
+        try:  # NOTE: wakes the thread blocked in accept(); close() alone would not
+            self.listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.listener.close()
         with self.lock:
             conns = list(self.conns)
