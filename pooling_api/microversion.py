@@ -13,6 +13,7 @@ ENVIRON_KEY = 'pooling.microversion'
 
 VERSIONS = [
     '1.0',  # pools, hosts, devices, profiles, vgpus, usage, quotas
+    '1.1',  # /v1/vgpus/{uuid}/lease; vgpu shows lease, moves, degraded_reason
 ]
 
 MIN_VERSION = microversion_parse.Version(*map(int, VERSIONS[0].split('.')))
@@ -50,3 +51,9 @@ def extract(headers) -> microversion_parse.Version:
 
 def max_version_string() -> str:
     return VERSIONS[-1]
+
+
+def at_least(req, text: str) -> bool:
+    """Whether the request asked for microversion ``text`` or newer."""
+    wanted = microversion_parse.Version(*map(int, text.split('.')))
+    return req.environ.get(ENVIRON_KEY, MIN_VERSION) >= wanted
