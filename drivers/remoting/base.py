@@ -38,7 +38,7 @@ class RemotingError(Exception):
 
 
 class BackendUnavailable(RemotingError):
-    """The backend cannot run here: its program is missing, of another version, or will not start."""
+    """The backend cannot run here: its program is missing, another version, or will not start."""
 
 
 class LeaseNotFound(RemotingError):

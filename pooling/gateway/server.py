@@ -299,3 +299,104 @@ class Gateway:
             client.send_all(b'OK\n', timeout=1.0)
         except (OSError, TimeoutError, ssl.SSLError):
             pass
+
+
+# -- pooling-gateway: the gateway as a process of its own --------------------------------------
+
+def _control_loop(gateway: Gateway, path: str) -> None:
+    """Serve ``admit`` / ``revoke`` / ``counters`` / ``leases`` as JSON lines on a unix socket.
+
+    The socket is 0600: whoever can write to it decides who reaches the backends.
+    """
+    import json
+    import os
+
+    if os.path.exists(path):
+        os.unlink(path)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old = os.umask(0o177)
+    try:
+        listener.bind(path)
+    finally:
+        os.umask(old)
+    listener.listen(16)
+
+    def serve(conn: socket.socket) -> None:
+        with conn, conn.makefile('rw') as f:
+            for line in f:
+                try:
+                    req = json.loads(line)
+                    op = req.get('op')
+                    if op == 'admit':
+                        gateway.admit(req['lease_id'], req['token_sha256'],
+                                      base.BackendEndpoint.parse(req['backend']),
+                                      int(req.get('max_connections', 8)), req.get('expires_at'))
+                        answer = {'ok': True}
+                    elif op == 'revoke':
+                        answer = {'ok': True, 'closed': gateway.revoke(req['lease_id'])}
+                    elif op == 'counters':
+                        answer = {'ok': True, **gateway.counters(req['lease_id']).to_dict()}
+                    elif op == 'leases':
+                        answer = {'ok': True, 'leases': list(gateway.leases())}
+                    else:
+                        answer = {'ok': False, 'error': f'unknown op {op!r}'}
+                except (KeyError, TypeError, ValueError, base.RemotingError) as exc:
+                    answer = {'ok': False, 'error': str(exc)}
+                f.write(json.dumps(answer) + '\n')
+                f.flush()
+
+    while True:
+        conn, _ = listener.accept()
+        threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+
+def control(path: str, op: str, **args) -> dict:
+    """Send one request to a ``pooling-gateway`` control socket and return its answer."""
+    import json
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.connect(path)
+        with sock.makefile('rw') as f:
+            f.write(json.dumps(dict(args, op=op)) + '\n')
+            f.flush()
+            return json.loads(f.readline())
+
+
+def main(argv=None) -> int:
+    """``pooling-gateway``: the gateway with [gateway] options and a local control socket."""
+    import argparse
+
+    from oslo_config import cfg
+
+    from pooling.conf import gateway as gateway_conf
+    from pooling.gateway import pki
+
+    parser = argparse.ArgumentParser(prog='pooling-gateway', description=main.__doc__)
+    parser.add_argument('--control', required=True,
+                        help='unix socket the agent (or a test) admits leases through')
+    parser.add_argument('--config-file', action='append', default=[])
+    parser.add_argument('--port', type=int, help='override [gateway] port (0 = any)')
+    parser.add_argument('--host', help='override [gateway] host')
+    args = parser.parse_args(argv)
+    conf = cfg.ConfigOpts()
+    gateway_conf.register_opts(conf)
+    conf([], project='pooling', default_config_files=args.config_file)
+    opts = conf.gateway
+    logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(message)s')
+    cert, key = opts.cert_file, opts.key_file
+    if not cert:
+        if not opts.auto_pki_dir:
+            parser.error('set [gateway] cert_file and key_file, or auto_pki_dir')
+        files = pki.ensure(opts.auto_pki_dir, [opts.advertise_host or socket.gethostname(),
+                                               'localhost', '127.0.0.1'])
+        cert, key = files.cert_file, files.key_file
+    gateway = Gateway(server_context(cert, key), args.host or opts.host,
+                      opts.port if args.port is None else args.port,
+                      opts.handshake_timeout, opts.preamble_timeout, opts.max_pending)
+    host, port = gateway.start()
+    print(f'LISTENING {host}:{port}', flush=True)
+    try:
+        _control_loop(gateway, args.control)
+    except KeyboardInterrupt:
+        gateway.stop()
+    return 0

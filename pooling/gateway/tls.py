@@ -129,33 +129,44 @@ class TlsEnd(splice.End):
             splice.End.queue(self, self._outbio.read(pending))
 
     def read(self) -> list | None:
-        bufs: list = []
-        total = 0
-        while total < 4 * splice.READ_SIZE:
+        # Take every ciphertext byte the kernel has (up to a bound), then decrypt it into one
+        # buffer: one large send downstream instead of one per 16 KiB TLS record.
+        pulled = 0
+        while pulled < 4 * splice.READ_SIZE and not self._raw_eof:
             try:
-                data = self.tls.read(65536)
-            except ssl.SSLWantReadError:
-                if self._raw_eof:
-                    return bufs or None
+                raw = self.sock.recv(splice.READ_SIZE)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                self._raw_eof = True
+                break
+            if not raw:
+                self._raw_eof = True
+                break
+            self._in.write(raw)
+            pulled += len(raw)
+            if len(raw) < splice.READ_SIZE:
+                break
+        avail = self._in.pending + self.tls.pending()
+        filled = 0
+        if avail:
+            view = memoryview(bytearray(avail))  # plaintext is never longer than ciphertext
+            while filled < avail:
                 try:
-                    raw = self.sock.recv(splice.READ_SIZE)
-                except (BlockingIOError, InterruptedError):
+                    n = self.tls.read(avail - filled, view[filled:])
+                except ssl.SSLWantReadError:
                     break
-                except OSError:
-                    return bufs or None
-                if not raw:
+                except (ssl.SSLZeroReturnError, ssl.SSLError):
                     self._raw_eof = True
-                    return bufs or None
-                self._in.write(raw)
-                continue
-            except (ssl.SSLZeroReturnError, ssl.SSLError):
-                return bufs or None
-            if not data:
-                return bufs or None
-            bufs.append(data)
-            total += len(data)
-        self._move_out()  # TLS 1.3 may answer (key update) while reading
-        return bufs
+                    break
+                if not n:
+                    self._raw_eof = True
+                    break
+                filled += n
+        self._move_out()  # TLS 1.3 may answer (key update, tickets) while reading
+        if filled:
+            return [view[:filled]]
+        return None if self._raw_eof else []
 
     def buffered(self) -> bool:
         return self.tls.pending() > 0 or self._in.pending > 0
