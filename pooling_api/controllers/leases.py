@@ -47,7 +47,7 @@ def _remote(vgpu) -> dict:
     return remote
 
 
-def _document(vgpu, remote, expires_at, token=None) -> dict:
+def document(vgpu, remote, expires_at, token=None) -> dict:
     if token is not None:
         doc = lease_doc.LeaseDocument(
             vgpu_uuid=vgpu['uuid'], protocol=remote['protocol'],
@@ -65,7 +65,7 @@ def _document(vgpu, remote, expires_at, token=None) -> dict:
             'expires_at': expires_at, 'ca_cert': remote['ca_cert']}
 
 
-def _push(req, uuid):
+def push(req, uuid):
     ctx = method.context(req)
     try:
         req.environ['pooling.services'].conductor.push_lease(ctx, uuid)
@@ -82,7 +82,7 @@ def show_lease(req, ident):
     _gate(req, policies.SHOW)
     vgpu = vgpu_obj.get_vgpu(method.context(req), ident, project_id=_project(req))
     remote = _remote(vgpu)
-    return method.respond(req, 200, _document(vgpu, remote, (vgpu['lease'] or {}).get(
+    return method.respond(req, 200, document(vgpu, remote, (vgpu['lease'] or {}).get(
         'expires_at')))
 
 
@@ -95,8 +95,8 @@ def issue_lease(req, ident):
     conf = req.environ['pooling.services'].conf
     token, lease = lease_obj.issue(ctx, vgpu['uuid'], conf.gateway.credential_ttl,
                                    project_id=_project(req))
-    _push(req, vgpu['uuid'])
-    return method.respond(req, 201, _document(vgpu, remote, lease['expires_at'], token))
+    push(req, vgpu['uuid'])
+    return method.respond(req, 201, document(vgpu, remote, lease['expires_at'], token))
 
 
 def renew_lease(req, ident):
@@ -108,8 +108,8 @@ def renew_lease(req, ident):
     conf = req.environ['pooling.services'].conf
     lease = lease_obj.renew(ctx, vgpu['uuid'], conf.gateway.credential_ttl,
                             project_id=_project(req))
-    _push(req, vgpu['uuid'])
-    return method.respond(req, 200, _document(vgpu, remote, lease['expires_at']))
+    push(req, vgpu['uuid'])
+    return method.respond(req, 200, document(vgpu, remote, lease['expires_at']))
 
 
 def revoke_lease(req, ident):
@@ -119,5 +119,5 @@ def revoke_lease(req, ident):
     vgpu = vgpu_obj.get_vgpu(ctx, ident, project_id=_project(req))
     lease_obj.revoke(ctx, vgpu['uuid'], project_id=_project(req))
     if (vgpu.get('attachment') or {}).get('remote'):
-        _push(req, vgpu['uuid'])
+        push(req, vgpu['uuid'])
     return method.respond(req, 204)
