@@ -163,10 +163,7 @@ class Relay:
         with self._lock:
             ends = [end for pair in self._pairs for end in pair]
         for end in ends:
-            try:
-                end.sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+            end.abort()
         try:
             os.unlink(self.path)
         except FileNotFoundError:

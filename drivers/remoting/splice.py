@@ -78,6 +78,15 @@ class End:
             return False
         return True
 
+    def abort(self) -> None:
+        """From any thread: shut the socket down so the splice thread sees the end at once."""
+        try:
+            # NOTE: the plain socket's shutdown, also for a TLS socket, whose own shutdown
+            # would drop its TLS state under the thread still reading it.
+            socket.socket.shutdown(self.sock, socket.SHUT_RDWR)
+        except OSError:
+            pass
+
     def close(self) -> None:
         try:
             self.sock.shutdown(socket.SHUT_RDWR)

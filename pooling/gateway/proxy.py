@@ -123,10 +123,7 @@ class LocalProxy:
         with self._lock:
             ends = [e for pair in self._conns for e in pair]
         for end in ends:
-            try:
-                end.sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+            end.abort()
 
     def _accept(self) -> None:
         while not self._stop.is_set():

@@ -159,10 +159,7 @@ class Gateway:
         for conn in conns:
             conn.stop.set()
             for end in conn.ends:
-                try:
-                    end.sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+                end.abort()
         return len(conns)
 
     def _expiry_loop(self) -> None:

@@ -35,16 +35,23 @@ class PreambleError(Exception):
 
 
 class TlsEnd(splice.End):
-    """A TLS connection driven through memory BIOs on a non-blocking socket."""
+    """A non-blocking TLS socket as one end of a splice.
+
+    OpenSSL reads and writes the socket itself (no memory BIO copies); only the splice thread
+    touches the TLS object.  Writes that would block are retried with the same bytes, as
+    OpenSSL requires.
+    """
+
+    #: Most plaintext handed to one ``SSL_write``.
+    WRITE_CHUNK = 262144
 
     def __init__(self, sock: socket.socket, context: ssl.SSLContext, server_side: bool,
                  server_hostname: str | None = None) -> None:
-        super().__init__(sock)
-        self._in = ssl.MemoryBIO()
-        self._outbio = ssl.MemoryBIO()
-        self.tls = context.wrap_bio(self._in, self._outbio, server_side=server_side,
-                                    server_hostname=server_hostname)
-        self._raw_eof = False
+        tls_sock = context.wrap_socket(sock, server_side=server_side,
+                                       server_hostname=server_hostname,
+                                       do_handshake_on_connect=False)
+        super().__init__(tls_sock)
+        self.tls = tls_sock
 
     # -- blocking helpers used before splicing ---------------------------------------------
     def _wait(self, readable: bool, deadline: float) -> None:
@@ -56,24 +63,6 @@ class TlsEnd(splice.End):
         if not r and not w:
             raise TimeoutError('TLS peer too slow')
 
-    def _pull(self, deadline: float) -> None:
-        self._wait(True, deadline)
-        try:
-            data = self.sock.recv(splice.READ_SIZE)
-        except (BlockingIOError, InterruptedError):
-            return
-        if not data:
-            raise ConnectionResetError('peer closed the connection')
-        self._in.write(data)
-
-    def _push_blocking(self, deadline: float) -> None:
-        self._move_out()
-        while self.out_bytes:
-            if not self.flush():
-                raise ConnectionResetError('peer closed the connection')
-            if self.out_bytes:
-                self._wait(False, deadline)
-
     def handshake(self, timeout: float) -> None:
         """Complete the TLS handshake within ``timeout`` seconds.
 
@@ -83,16 +72,21 @@ class TlsEnd(splice.End):
         while True:
             try:
                 self.tls.do_handshake()
-                break
+                return
             except ssl.SSLWantReadError:
-                self._push_blocking(deadline)
-                self._pull(deadline)
-        self._push_blocking(deadline)
+                self._wait(True, deadline)
+            except ssl.SSLWantWriteError:
+                self._wait(False, deadline)
 
     def send_all(self, data: bytes, timeout: float = 5.0) -> None:
         """Encrypt and send ``data`` before returning."""
-        self.tls.write(data)
-        self._push_blocking(time.monotonic() + timeout)
+        self.queue(data)
+        deadline = time.monotonic() + timeout
+        while self.out_bytes:
+            if not self.flush():
+                raise ConnectionResetError('peer closed the connection')
+            if self.out_bytes:
+                self._wait(False, deadline)
 
     def read_line(self, limit: int, timeout: float) -> tuple[bytes, bytes]:
         """Read one ``\\n``-terminated line of at most ``limit`` bytes within ``timeout``.
@@ -106,74 +100,77 @@ class TlsEnd(splice.End):
             if len(got) >= limit:
                 raise PreambleError(f'preamble longer than {limit} bytes')
             try:
-                got += self.tls.read(limit)
-                continue
+                chunk = self.tls.recv(limit)
             except ssl.SSLWantReadError:
-                pass
-            except ssl.SSLError as exc:
-                raise PreambleError(f'TLS error: {exc}') from exc
-            try:
-                self._push_blocking(deadline)
-                self._pull(deadline)
-            except (TimeoutError, OSError) as exc:
-                raise PreambleError(f'no complete preamble: {exc}') from exc
+                try:
+                    self._wait(True, deadline)
+                except TimeoutError as exc:
+                    raise PreambleError(f'no complete preamble: {exc}') from exc
+                continue
+            except ssl.SSLWantWriteError:
+                continue
+            except (ssl.SSLError, OSError) as exc:
+                raise PreambleError(f'connection failed: {exc}') from exc
+            if not chunk:
+                raise PreambleError('closed before a complete preamble')
+            got += chunk
         line, _, rest = got.partition(b'\n')
         if len(line) + 1 > limit:
             raise PreambleError(f'preamble longer than {limit} bytes')
         return line, rest
 
     # -- splice.End -------------------------------------------------------------------------
-    def _move_out(self) -> None:
-        pending = self._outbio.pending
-        if pending:
-            splice.End.queue(self, self._outbio.read(pending))
-
     def read(self) -> list | None:
-        # Take every ciphertext byte the kernel has (up to a bound), then decrypt it into one
-        # buffer: one large send downstream instead of one per 16 KiB TLS record.
-        pulled = 0
-        while pulled < 4 * splice.READ_SIZE and not self._raw_eof:
+        chunks: list = []
+        total = 0
+        while total < 4 * splice.READ_SIZE:
             try:
-                raw = self.sock.recv(splice.READ_SIZE)
-            except (BlockingIOError, InterruptedError):
+                data = self.tls.recv(splice.READ_SIZE)
+            except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
                 break
-            except OSError:
-                self._raw_eof = True
-                break
-            if not raw:
-                self._raw_eof = True
-                break
-            self._in.write(raw)
-            pulled += len(raw)
-            if len(raw) < splice.READ_SIZE:
-                break
-        avail = self._in.pending + self.tls.pending()
-        filled = 0
-        if avail:
-            view = memoryview(bytearray(avail))  # plaintext is never longer than ciphertext
-            while filled < avail:
-                try:
-                    n = self.tls.read(avail - filled, view[filled:])
-                except ssl.SSLWantReadError:
-                    break
-                except (ssl.SSLZeroReturnError, ssl.SSLError):
-                    self._raw_eof = True
-                    break
-                if not n:
-                    self._raw_eof = True
-                    break
-                filled += n
-        self._move_out()  # TLS 1.3 may answer (key update, tickets) while reading
-        if filled:
-            return [view[:filled]]
-        return None if self._raw_eof else []
+            except (ssl.SSLError, OSError):
+                return self._last(chunks)
+            if not data:
+                return self._last(chunks)
+            chunks.append(data)
+            total += len(data)
+        if len(chunks) > 1:  # one large send downstream instead of one per 16 KiB record
+            return [b''.join(chunks)]
+        return chunks
+
+    def _last(self, chunks: list) -> list | None:
+        if chunks:
+            self.eof = True
+            return [b''.join(chunks)]
+        return None
 
     def buffered(self) -> bool:
-        return self.tls.pending() > 0 or self._in.pending > 0
+        return self.eof or self.tls.pending() > 0
 
-    def queue(self, data) -> None:
-        self.tls.write(data)
-        self._move_out()
+    def flush(self) -> bool:
+        out = self._out
+        try:
+            while out:
+                chunk = out[0][:self.WRITE_CHUNK]
+                sent = self.tls.send(chunk)
+                self.out_bytes -= sent
+                if sent < len(out[0]):
+                    out[0] = out[0][sent:]
+                else:
+                    out.popleft()
+        except (ssl.SSLWantWriteError, ssl.SSLWantReadError, BlockingIOError,
+                InterruptedError):
+            return True
+        except OSError:
+            return False
+        return True
+
+    def close(self) -> None:
+        try:
+            self.tls.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.tls.close()
 
 
 def encode_preamble(verb: str, lease_id: str, token: str) -> bytes:
