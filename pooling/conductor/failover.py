@@ -92,9 +92,12 @@ class Failover:
 
     def _place(self, vgpu: dict, bad_hosts: set):
         model = claims.load_model(self.ctx)
+        consumer_host = (vgpu.get('consumer') or {}).get('host')
         for host in bad_hosts:
             try:
-                model.set_host_up(host, False)
+                # NOTE: the consumer's own heartbeat does not matter here (it may be a
+                # host whose agent only registers it): the vGPU moves for its sake.
+                model.set_host_up(host, host == consumer_host)
             except KeyError:
                 pass
         chooser = scheduler.Scheduler(model, policy=self.manager.conf.scheduler.policy)
