@@ -294,6 +294,13 @@ class RemotingDriver(abc.ABC):
         """Ids of the leases this plugin runs now."""
         raise NotImplementedError(f'{type(self).__name__} does not list its leases')
 
+    def reap_orphans(self) -> list[str]:
+        """Kill backends a previous run of the agent left behind; return their lease ids.
+
+        The agent calls it once at start, after starting again the leases it still serves.
+        """
+        return []
+
     def stop_all(self) -> None:
         """Stop every lease (agent shutdown)."""
         for lease_id in self.leases():

@@ -210,8 +210,11 @@ class LupineDriver(base.RemotingDriver):
                 LOG.warning('LUPINE of lease %s runs unconfined on port %d: it is reachable '
                             'from the network unless a firewall drops it', request.lease_id,
                             port)
+            pidfile = os.path.join(self.run_dir, f'lupine-{request.lease_id}.pid')
+            supervisor.kill_stale(pidfile)  # left by an agent that died
             sup = supervisor.Supervisor(
                 request.lease_id, argv, env, READY, on_degraded=self.on_degraded,
+                pidfile=pidfile,
                 max_restarts=int(self.options.get('max_restarts', 5)),
                 backoff_initial=float(self.options.get('backoff_initial', 0.5)),
                 start_timeout=float(self.options.get('start_timeout', 20)))
@@ -254,6 +257,9 @@ class LupineDriver(base.RemotingDriver):
     def leases(self) -> tuple[str, ...]:
         with self._lock:
             return tuple(self._leases)
+
+    def reap_orphans(self) -> list[str]:
+        return supervisor.reap(self.run_dir, 'lupine', set(self.leases()))
 
     @classmethod
     def client_env(cls, local_addresses: Sequence[str],

@@ -61,12 +61,14 @@ class SimDriver(base.RemotingDriver):
                 listen = 'unix:' + os.path.join(self.run_dir, f'sim-{request.lease_id}.sock')
             env = dict(os.environ)
             env.update(request.isolation_env)
+            pidfile = os.path.join(self.run_dir, f'sim-{request.lease_id}.pid')
+            supervisor.kill_stale(pidfile)  # left by an agent that died
             sup = supervisor.Supervisor(
                 request.lease_id, self._argv(request, listen), env, r'^READY (\S+)$',
                 on_degraded=self.on_degraded,
                 max_restarts=int(self.options.get('max_restarts', 5)),
                 backoff_initial=float(self.options.get('backoff_initial', 0.5)),
-                start_timeout=float(self.options.get('start_timeout', 15)))
+                start_timeout=float(self.options.get('start_timeout', 15)), pidfile=pidfile)
             match = sup.start()
             endpoint = base.BackendEndpoint.parse(match.group(1))
             if endpoint.transport == 'tcp':
@@ -115,6 +117,9 @@ class SimDriver(base.RemotingDriver):
     def leases(self) -> tuple[str, ...]:
         with self._lock:
             return tuple(self._leases)
+
+    def reap_orphans(self) -> list[str]:
+        return supervisor.reap(self.run_dir, 'sim', set(self.leases()))
 
     @classmethod
     def client_env(cls, local_addresses: Sequence[str],

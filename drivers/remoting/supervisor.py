@@ -6,6 +6,11 @@ restarted after ``backoff_initial * 2**(n-1)`` seconds (at most ``backoff_max``)
 ``max_restarts`` failures in a row it is *degraded*: not restarted again, and ``on_degraded(lease,
 reason)`` is called once so the agent can tell the conductor (which re-places the vGPU).  A run
 that lasted ``stable_after`` seconds resets the count.
+
+Backends run in sessions of their own, so they outlive an agent that crashes.  Each supervisor
+keeps a pid file (pid and the kernel's start time, so a recycled pid is never killed); after a
+restart the plugin calls :func:`kill_stale` before starting a lease again and :func:`reap` for
+leases it no longer serves.
 """
 
 from __future__ import annotations
@@ -33,7 +38,8 @@ class Supervisor:
                  on_degraded: base.DegradedCallback | None = None, max_restarts: int = 5,
                  backoff_initial: float = 0.5, backoff_max: float = 30.0,
                  start_timeout: float = 15.0, stable_after: float = 60.0,
-                 preexec: Callable[[], None] | None = None) -> None:
+                 preexec: Callable[[], None] | None = None,
+                 pidfile: str | None = None) -> None:
         self.lease_id = lease_id
         self.argv = list(argv)
         self.env = dict(env)
@@ -44,6 +50,7 @@ class Supervisor:
         self.start_timeout = start_timeout
         self.stable_after = stable_after
         self._preexec = preexec
+        self.pidfile = pidfile
         self.proc: subprocess.Popen | None = None
         self.ready_match: re.Match | None = None
         self.state = base.STOPPED
@@ -99,6 +106,8 @@ class Supervisor:
                 f'{self.start_timeout:.0f} s (exit {proc.poll()}): {tail}')
         with self._lock:
             self.proc = proc
+        if self.pidfile:
+            _write_pidfile(self.pidfile, proc.pid)
 
     def _drain(self, proc: subprocess.Popen, ready: threading.Event) -> None:
         self.ready_match = None
@@ -160,6 +169,11 @@ class Supervisor:
         if proc is not None:
             self._kill(proc, timeout)
         self.state = base.STOPPED
+        if self.pidfile:
+            try:
+                os.unlink(self.pidfile)
+            except FileNotFoundError:
+                pass
 
     @staticmethod
     def _kill(proc: subprocess.Popen, timeout: float = 5.0) -> None:
@@ -177,3 +191,66 @@ class Supervisor:
             except ProcessLookupError:
                 pass
             proc.wait()
+
+
+def _start_time(pid: int) -> str | None:
+    try:
+        with open(f'/proc/{pid}/stat') as f:
+            return f.read().rsplit(')', 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def _write_pidfile(path: str, pid: int) -> None:
+    tmp = path + '.tmp'
+    with open(tmp, 'w') as f:
+        f.write(f'{pid} {_start_time(pid)}\n')
+    os.replace(tmp, path)
+
+
+def kill_stale(pidfile: str, timeout: float = 5.0) -> bool:
+    """Kill the process group a pid file names if that very process still runs; drop the file.
+
+    :returns: whether a process was killed.
+    """
+    try:
+        with open(pidfile) as f:
+            pid_text, started = f.read().split()
+        pid = int(pid_text)
+    except (OSError, ValueError):
+        return False
+    killed = False
+    if _start_time(pid) == started:
+        try:
+            os.killpg(pid, signal.SIGTERM)
+            killed = True
+            deadline = time.monotonic() + timeout
+            while _start_time(pid) == started and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if _start_time(pid) == started:
+                os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    try:
+        os.unlink(pidfile)
+    except FileNotFoundError:
+        pass
+    return killed
+
+
+def reap(run_dir: str, prefix: str, keep) -> list[str]:
+    """Kill the backends of ``<run_dir>/<prefix>-<lease>.pid`` whose lease is not in ``keep``.
+
+    :returns: the lease ids whose stale backend was killed.
+    """
+    reaped = []
+    try:
+        names = os.listdir(run_dir)
+    except FileNotFoundError:
+        return reaped
+    for name in names:
+        if name.startswith(prefix + '-') and name.endswith('.pid'):
+            lease_id = name[len(prefix) + 1:-4]
+            if lease_id not in keep and kill_stale(os.path.join(run_dir, name)):
+                reaped.append(lease_id)
+    return reaped

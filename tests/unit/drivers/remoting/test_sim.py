@@ -145,3 +145,25 @@ def test_a_backend_that_never_gets_ready_is_unavailable():
         sup.start()
     with pytest.raises(base.BackendUnavailable, match='cannot run'):
         supervisor.Supervisor('x', ['/nonexistent/binary'], {}, 'x').start()
+
+
+def test_backends_left_by_a_dead_agent_are_killed(tmp_path):
+    # An agent that dies leaves its backends running (they have sessions of their own).
+    old = sim.SimDriver({'run_dir': str(tmp_path)})
+    old.start(base.RemoteSliceRequest('kept', 'v', ('GPU-a',), 16))
+    old.start(base.RemoteSliceRequest('gone', 'v', ('GPU-b',), 16))
+    pids = {lease: old.health(lease).pid for lease in ('kept', 'gone')}
+    for _request, sup, _endpoint in old._leases.values():
+        sup._stopping.set()  # the dead agent's supervision is gone, its processes are not
+    old._leases.clear()
+    new = sim.SimDriver({'run_dir': str(tmp_path)})  # the restarted agent
+    try:
+        new.start(base.RemoteSliceRequest('kept', 'v', ('GPU-a',), 16))
+        assert new.reap_orphans() == ['gone']
+        for pid in pids.values():
+            with pytest.raises(ProcessLookupError):
+                os.kill(pid, 0)
+        assert new.health('kept').healthy and new.health('kept').pid != pids['kept']
+        assert not os.path.exists(tmp_path / 'sim-gone.pid')
+    finally:
+        new.stop_all()
