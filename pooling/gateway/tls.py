@@ -134,6 +134,8 @@ class TlsEnd(splice.End):
                 return self._last(chunks)
             chunks.append(data)
             total += len(data)
+            if len(data) < 16384 and not self.tls.pending():
+                break  # a short record: likely all there is; spare a read that would block
         if len(chunks) > 1:  # one large send downstream instead of one per 16 KiB record
             return [b''.join(chunks)]
         return chunks
