@@ -9,7 +9,7 @@ inside TLS (after the gateway's certificate is verified against the lease's CA),
 only its SHA-256, and revocation is dropping the hash -- immediate, no CRL.
 
 Tokens are ``secrets.token_urlsafe(32)`` (256 random bits, 43 characters).  A token is never
-logged: :func:`redact` is what logs show.
+logged; logs name the lease id, and at most :func:`redact` of a hash.
 """
 
 from __future__ import annotations
@@ -79,5 +79,5 @@ def to_epoch(value: datetime.datetime | float | int) -> float:
 
 
 def redact(secret: str) -> str:
-    """What a log may show of a token or hash: its first 6 characters."""
+    """What a log may show of a credential's hash: its first 6 characters (never of a token)."""
     return (secret[:6] + '...') if secret else '<none>'
