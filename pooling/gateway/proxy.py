@@ -5,11 +5,17 @@ library at it.  Each local connection gets exactly one TLS connection to the gat
 certificate checked against the lease's CA, then the preamble with the lease's token); when
 either side ends, both close.  Nothing reconnects: a dropped connection is a lost device context
 and the program must see it.
+
+The proxy listens on loopback, which every user of the consumer host can reach; it therefore
+serves only connections whose other end belongs to its own user (the socket's owner in
+``/proc/net/tcp``), so another user of a shared machine cannot borrow the vGPU while ``pooling
+run`` runs.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import ssl
 import threading
@@ -92,6 +98,28 @@ def check(document: lease_mod.LeaseDocument, timeout: float = 10.0) -> None:
         open_tunnel(endpoint, document.token, context, verb='CHECK', timeout=timeout).close()
 
 
+def _proc_addr(host: str, port: int) -> str:
+    """``/proc/net/tcp`` spelling of an IPv4 address and port (``0100007F:1F90``)."""
+    return '%08X:%04X' % (int.from_bytes(socket.inet_aton(host), 'little'), port)
+
+
+def peer_uid(sock: socket.socket) -> int | None:
+    """The uid owning the other end of a loopback TCP connection (Linux), or ``None``."""
+    try:
+        peer = sock.getpeername()[:2]
+        local = sock.getsockname()[:2]
+        want = (_proc_addr(*peer), _proc_addr(*local))
+        with open('/proc/net/tcp') as f:
+            next(f)
+            for line in f:
+                fields = line.split()
+                if (fields[1], fields[2]) == want:
+                    return int(fields[7])
+    except (OSError, ValueError, StopIteration):
+        return None
+    return None
+
+
 class LocalProxy:
     """Listens on ``host:port`` (loopback) and tunnels each connection to one gateway."""
 
@@ -134,6 +162,12 @@ class LocalProxy:
             threading.Thread(target=self._serve, args=(sock,), daemon=True).start()
 
     def _serve(self, sock: socket.socket) -> None:
+        uid = peer_uid(sock)
+        if uid != os.getuid():
+            LOG.warning('Local proxy: refused a connection from uid %s (serving uid %d only)',
+                        uid, os.getuid())
+            sock.close()
+            return
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             remote = open_tunnel(self.endpoint, self._token, self._context)

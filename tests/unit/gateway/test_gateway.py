@@ -246,3 +246,27 @@ def test_admit_validates(gateway, echo):
         gateway.admit('l', 'not-a-hash', ep)
     with pytest.raises(ValueError):
         gateway.admit('l', 'a' * 64, ep, max_connections=0)
+
+
+def test_local_proxy_serves_only_its_own_user(make_lease):
+    import os
+    import subprocess
+
+    lease = make_lease()
+    local = proxy.LocalProxy(lease.endpoint, lease.cred.token, lease.context)
+    host, port = local.start().split(':')
+    try:
+        sock = socket.create_connection((host, int(port)), timeout=5)
+        sock.sendall(b'mine')
+        assert sock.recv(4) == b'mine'
+        sock.close()
+        other_python = '/usr/bin/python3'  # the venv's may not be readable by another user
+        if os.getuid() != 0 or not os.path.exists(other_python):
+            pytest.skip('needs root and /usr/bin/python3 to connect as another user')
+        probe = ('import socket; s = socket.create_connection(("%s", %s), timeout=5); '
+                 's.sendall(b"x"); print(repr(s.recv(1)))' % (host, port))
+        out = subprocess.run([other_python, '-c', probe], cwd='/', capture_output=True, text=True,
+                             timeout=30, preexec_fn=lambda: os.setuid(65534))
+        assert out.stdout.strip() in ("b''", '') or 'ConnectionResetError' in out.stderr
+    finally:
+        local.stop()
