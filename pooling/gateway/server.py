@@ -178,9 +178,11 @@ class Gateway:
         while not self._stopped.is_set():
             try:
                 sock, peer = self._listener.accept()
-            except OSError:
+            except OSError as exc:
                 if self._stopped.is_set():
                     return
+                LOG.warning('Gateway: accept failed: %s', exc)
+                time.sleep(0.1)  # e.g. out of file descriptors: do not spin
                 continue
             if not self._pending.acquire(blocking=False):
                 LOG.warning('Gateway: too many connections in handshake; refusing %s', peer[0])
