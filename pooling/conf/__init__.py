@@ -11,9 +11,10 @@ from pooling.conf import agent
 from pooling.conf import api
 from pooling.conf import conductor
 from pooling.conf import gateway
+from pooling.conf import remoting
 from pooling.conf import scheduler
 
-_MODULES = (api, agent, conductor, gateway, scheduler)
+_MODULES = (api, agent, conductor, gateway, remoting, scheduler)
 
 
 def register_opts(conf: cfg.ConfigOpts) -> None:

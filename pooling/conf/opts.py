@@ -4,12 +4,13 @@ from pooling.conf import agent
 from pooling.conf import api
 from pooling.conf import conductor
 from pooling.conf import gateway
+from pooling.conf import remoting
 from pooling.conf import scheduler
 
 
 def list_opts():
     groups = {}
-    for module in (api, agent, conductor, gateway, scheduler):
+    for module in (api, agent, conductor, gateway, remoting, scheduler):
         groups.update(module.list_opts())
     from pooling.cyborg import opts as cyborg_opts
 
