@@ -150,7 +150,7 @@ class LupineDriver(base.RemotingDriver):
             return base.ProbeResult(self.name, False, None, self.expected_version,
                                     f'LUPINE server {path} is not installed (or not '
                                     f'executable); install it from its releases and set '
-                                    f'[remoting] lupine_server_path')
+                                    f'[remoting_lupine] server_path')
         version, source = read_version(path, self.options.get('version_file'))
         problems = []
         confinable = True
