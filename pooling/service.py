@@ -12,7 +12,6 @@ import threading
 
 import futurist
 from futurist import periodics
-
 from oslo_log import log as logging
 from oslo_service import service
 

@@ -47,7 +47,7 @@ def driver_options(conf) -> dict:
 
 
 def preparer_options(conf) -> dict:
-    """The slice preparer's options: ``[isolation] plugins``, ``state_dir``, one group per plugin."""
+    """The slice preparer's options: [isolation] plugins, state_dir, a group per plugin."""
     return {'plugins': dict(conf.isolation.plugins or {}),
             'state_dir': ('%s/slices' % conf.agent.state_dir) if conf.agent.state_dir else '',
             'mps': _group(conf, 'mps'), 'hami': _group(conf, 'hami')}

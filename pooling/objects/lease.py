@@ -50,7 +50,8 @@ def issue(context, uuid: str, lifetime: int, project_id=None) -> tuple[str, dict
     credential = credentials.mint(datetime.timedelta(seconds=lifetime))
     row.lease_token_sha256 = credential.sha256
     row.lease_expires_at = credential.expires_at.replace(tzinfo=None)
-    return credential.token, {'lease_id': row.lease_id, 'expires_at': base.iso(row.lease_expires_at)}
+    return credential.token, {'lease_id': row.lease_id,
+                              'expires_at': base.iso(row.lease_expires_at)}
 
 
 @db_api.writer

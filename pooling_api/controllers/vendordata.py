@@ -21,8 +21,8 @@ from pooling.objects import vgpu as vgpu_obj
 from pooling_api import method
 from pooling_api import policy
 from pooling_api import validation
-from pooling_api.policies import vendordata as policies
 from pooling_api.controllers import leases as lease_api
+from pooling_api.policies import vendordata as policies
 from pooling_api.schemas import vendordata as schemas
 
 LOG = logging.getLogger(__name__)

@@ -4,9 +4,8 @@ import json
 import os
 import stat
 
-from tests.unit.client import fakes
-
 from poolingclient.osc import leases
+from tests.unit.client import fakes
 
 URL = fakes.V1 + "/vgpus/" + fakes.VGPU_UUID + "/lease"
 LEASE = {"version": 1, "vgpu_uuid": fakes.VGPU_UUID, "protocol": "sim",
