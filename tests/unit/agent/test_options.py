@@ -85,3 +85,15 @@ def test_sim_partitions_outlive_the_driver(tmp_path):
     second.destroy_partition(device.uuid, part.uuid)
     assert SimDriver({'host': 'h', 'devices': 'nvidia:A100-SXM4-80GB:81920:108:1',
                       'state_file': state}).partitions(device.uuid) == []
+
+
+def test_remoting_groups_reach_the_backend_plugin(tmp_path):
+    conf = _conf(agent={'enabled_drivers': ['sim']},
+                 remoting_sim={'run_dir': str(tmp_path / 'sim-run')},
+                 remoting_lupine={'server_path': '/opt/l/bin/lupine_driver_server',
+                                  'expected_version': '1.2.3'})
+    side = remote.RemoteSlices(conf, on_failed=lambda *a: None)
+    assert side.driver.run_dir == str(tmp_path / 'sim-run')
+    lupine = remote.backend_options(conf, 'lupine')
+    assert lupine['server_path'] == '/opt/l/bin/lupine_driver_server'
+    assert lupine['expected_version'] == '1.2.3'
