@@ -175,6 +175,7 @@ class AgentManager:
         return answer
 
     def _release(self, request) -> dict:
+        self._failed_told.discard(request.vgpu_uuid)
         if request.lease is not None:
             self.remote.stop(request)
         for item in request.slices:

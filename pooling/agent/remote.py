@@ -29,6 +29,7 @@ from pooling.objects import prepare as prepare_obj
 from pooling_drivers.remoting import base as remoting
 
 LOG = logging.getLogger(__name__)
+_PKI_LOCK = threading.Lock()
 
 
 def backend_name(conf) -> str:
@@ -85,7 +86,8 @@ class RemoteSlices:
                     raise remoting.BackendUnavailable(
                         'the gateway has no certificate: set [gateway] cert_file and key_file '
                         '(or auto_pki_dir for the all-in-one)')
-                files = pki.ensure(g.auto_pki_dir, [self.advertise, self.host])
+                with _PKI_LOCK:  # the all-in-one's agents share one CA folder
+                    files = pki.ensure(g.auto_pki_dir, [self.advertise])
                 cert, key, ca = files.cert_file, files.key_file, files.ca_file
             with open(ca or cert, encoding='utf-8') as handle:
                 self.ca_cert = handle.read()

@@ -122,7 +122,9 @@ class ConductorManager:
         host_obj.report(self.ctx, host['name'], host.get('pool') or 'default',
                         host.get('fabric'), host.get('cpu_milli', 0), host.get('ram_mb', 0),
                         devices)
-        self.fanout.down.discard(host['name'])
+        if host['name'] in self.fanout.down:
+            self.fanout.down.discard(host['name'])
+            work_obj.clear_host_degraded(self.ctx, host['name'])
 
     def prepare_vgpu(self, context, uuid: str) -> None:
         self._preparing.submit(uuid)

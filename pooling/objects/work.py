@@ -89,6 +89,17 @@ def mark_degraded(context, uuid: str, reason: str) -> None:
                             .values(degraded_reason=reason[:1000]))
 
 
+@db_api.writer
+def clear_host_degraded(context, host: str) -> None:
+    """A host is back: its vGPUs are no longer degraded by its silence."""
+    ids = (sa.select(_S.vgpu_id).join(models.Device, models.Device.id == _S.device_id)
+           .join(models.Host, models.Host.id == models.Device.host_id)
+           .where(models.Host.name == host))
+    context.session.execute(
+        sa.update(_V).where(_V.id.in_(ids), _V.degraded_reason.like('%stopped heartbeating%'))
+        .values(degraded_reason=None).execution_options(synchronize_session=False))
+
+
 @V._retried
 @db_api.writer
 def move(context, uuid: str, placement, reason: str, conductor: str) -> dict:

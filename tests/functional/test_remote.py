@@ -200,3 +200,6 @@ def test_a_dead_host_moves_its_remote_vgpus_or_fails_them_with_a_reason(quick_st
     # The stranded vGPU gave its capacity back.
     t4 = [d for d in stack.client.get('/v1/devices').json['devices'] if d['model'] == 'T4'][0]
     assert t4['used']['memory_mb'] == 0
+    # The host comes back: its local vGPU is no longer degraded.
+    stack.start_agent(where, 'fab-1', 'nvidia:A100-SXM4-80GB:81920:108:1')
+    stack.wait_for(lambda: show(local.json['uuid'])['health'] == 'ok', 'the host to come back')
