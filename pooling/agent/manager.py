@@ -13,6 +13,7 @@ After a restart it adopts what it recorded (slices, remote backends) and asks
 the conductor what the pool still holds on this host, releasing the rest.
 """
 
+import os
 import threading
 
 from oslo_log import log as logging
@@ -27,6 +28,17 @@ from pooling.objects import prepare as prepare_obj
 LOG = logging.getLogger(__name__)
 
 
+def state_dir(conf) -> str:
+    """This agent's own folder: ``[agent] state_dir/<host>`` ('' keeps records in memory).
+
+    Per host name, so that agents sharing a machine (the benchmarks, devstack's
+    simulated hosts) never adopt or release each other's slices.
+    """
+    if not conf.agent.state_dir:
+        return ''
+    return os.path.join(conf.agent.state_dir, conf.agent.host)
+
+
 def driver_options(conf) -> dict:
     """Per-driver options from the agent's config (drivers never read config).
 
@@ -38,7 +50,7 @@ def driver_options(conf) -> dict:
     if conf.agent.sim_health_file:
         sim['health_file'] = conf.agent.sim_health_file
     if conf.agent.state_dir:
-        sim['state_file'] = '%s/sim-partitions.json' % conf.agent.state_dir
+        sim['state_file'] = os.path.join(state_dir(conf), 'sim-partitions.json')
     options = {'sim': sim}
     for name in conf.agent.enabled_drivers or []:
         if name != 'sim':
@@ -49,7 +61,7 @@ def driver_options(conf) -> dict:
 def preparer_options(conf) -> dict:
     """The slice preparer's options: [isolation] plugins, state_dir, a group per plugin."""
     return {'plugins': dict(conf.isolation.plugins or {}),
-            'state_dir': ('%s/slices' % conf.agent.state_dir) if conf.agent.state_dir else '',
+            'state_dir': os.path.join(state_dir(conf), 'slices') if conf.agent.state_dir else '',
             'mps': _group(conf, 'mps'), 'hami': _group(conf, 'hami')}
 
 

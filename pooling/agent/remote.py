@@ -63,7 +63,7 @@ class RemoteSlices:
         self.ca_cert = ''
         self._records: dict[str, dict] = {}
         self._lock = threading.RLock()
-        self._state_dir = (os.path.join(conf.agent.state_dir, 'remote')
+        self._state_dir = (os.path.join(conf.agent.state_dir, conf.agent.host, 'remote')
                            if conf.agent.state_dir else '')
 
     # -- plumbing ------------------------------------------------------------------------

@@ -278,7 +278,7 @@ def test_a_consumer_host_computes_on_a_remote_slice_and_follows_its_failover(sep
     assert out.returncode != 0 and 'refused' in out.stderr, out.stderr
 
     # 4. The backend's own port is not reachable from the consumer host.
-    records = os.path.join(env['tmp'], first, 'remote')
+    records = os.path.join(env['tmp'], first, first, 'remote')
     [record] = [json.load(open(os.path.join(records, f))) for f in os.listdir(records)]
     port = record['endpoint']['port']
     address = env['fabric'].hosts[first][1]

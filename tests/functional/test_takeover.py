@@ -166,7 +166,7 @@ def _mps_log(c):
 def _partitions(c):
     import json
 
-    path = os.path.join(c.state_dir, 'sim-partitions.json')
+    path = os.path.join(c.state_dir, 'proc-gpu', 'sim-partitions.json')
     with open(path) as f:
         return [p['uuid'] for parts in json.load(f)['partitions'].values() for p in parts]
 

@@ -22,8 +22,8 @@ def test_agent_group_reaches_the_sim_driver_and_the_state_dirs(tmp_path):
                         'sim_health_file': '/h.json', 'state_dir': str(tmp_path)})
     sim = manager.driver_options(conf)['sim']
     assert sim == {'host': 'h9', 'devices': 'nvidia:T4:15360:40:1', 'health_file': '/h.json',
-                   'state_file': '%s/sim-partitions.json' % tmp_path}
-    assert manager.preparer_options(conf)['state_dir'] == '%s/slices' % tmp_path
+                   'state_file': '%s/h9/sim-partitions.json' % tmp_path}
+    assert manager.preparer_options(conf)['state_dir'] == '%s/h9/slices' % tmp_path
 
 
 def test_nvidia_and_hygon_groups_reach_their_drivers():
