@@ -51,6 +51,7 @@ host = $HOST
 fabric = e2e-fabric
 sim_devices = $SIM
 report_interval = 3
+state_dir = $E/pooling-agent
 [conductor]
 reconcile_interval = 3
 [cyborg]
