@@ -5,9 +5,11 @@ loopback echo server per lease, the contract's first-class fake); the netns
 tests (test_remote_netns) run the ``sim`` data plane between namespaces.
 """
 
+import hashlib
 import time
 
 import pytest
+import sqlalchemy as sa
 
 from pooling.gateway import lease as lease_doc
 from pooling.gateway import proxy
@@ -77,6 +79,13 @@ def test_lease_is_issued_to_the_owner_only_and_cut_by_revoke_and_delete(stack):
 
     doc = _issue(stack, uuid)
     assert len(doc.token) >= 43 and doc.protocol == 'fake'
+    # The database keeps the credential's SHA-256, never the credential.
+    engine = sa.create_engine(stack.db_url)
+    with engine.connect() as conn:
+        row = conn.execute(sa.text('SELECT * FROM vgpus WHERE uuid = :u'), {'u': uuid}).one()
+    engine.dispose()
+    assert row.lease_token_sha256 == hashlib.sha256(doc.token.encode()).hexdigest()
+    assert doc.token not in str(tuple(row))
     shown = stack.client.get('/v1/vgpus/%s/lease' % uuid, headers=V11).json
     assert 'token' not in shown and shown['endpoints'][0]['lease_id'] == doc.endpoints[0].lease_id
     end = _tunnel(doc)
