@@ -144,7 +144,7 @@ _TAKE = (
             generation=_D.generation + 1)
     .execution_options(synchronize_session=False))
 _RELEASE_REQUEST = (sa.update(_V).where(_V.uuid == sa.bindparam('b_uuid'), _V.state != DELETED)
-                    .values(state=RELEASING, state_reason='')
+                    .values(state=RELEASING, state_reason='', conductor=None)
                     .execution_options(synchronize_session=False))
 _RELEASE_REQUEST_OWN = _RELEASE_REQUEST.where(_V.project_id == sa.bindparam('b_project'))
 _BEGIN_PREPARE = (sa.update(_V).where(_V.uuid.in_(sa.bindparam('b_uuids', expanding=True)),
@@ -155,7 +155,8 @@ _BEGIN_PREPARE = (sa.update(_V).where(_V.uuid.in_(sa.bindparam('b_uuids', expand
 _GIVE_LEASE_IDS = (sa.update(_V).where(_V.uuid == sa.bindparam('b_uuid'), _V.lease_id.is_(None))
                    .values(lease_id=sa.bindparam('b_lease_id')))
 _ACTIVATE = (sa.update(_V).where(_V.uuid == sa.bindparam('b_uuid'), _V.state == PREPARING)
-             .values(state=ACTIVE, state_reason='', attachment=sa.bindparam('b_attachment')))
+             .values(state=ACTIVE, state_reason='', attachment=sa.bindparam('b_attachment'),
+                     conductor=None))
 # free_capacities: lock the rows, sum their slices per device, give back, mark.
 _LOCK_MANY = (sa.select(_V.id, _V.uuid, _V.holds_capacity)
               .where(_V.uuid.in_(sa.bindparam('b_uuids', expanding=True)))
