@@ -242,7 +242,9 @@ def listen(address: str) -> socket.socket:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--listen', required=True, help='unix:/path or 127.0.0.1:port')
+    parser.add_argument('--listen', required=True, action='append',
+                        help='unix:/path or 127.0.0.1:port; repeat to listen on several (the '
+                             'first is printed as READY <address>, others as ALSO <address>)')
     parser.add_argument('--devices', required=True, help='visible uuids, comma separated')
     parser.add_argument('--memory-mib', type=int, required=True)
     parser.add_argument('--compute-pct', type=int, default=100)
@@ -251,13 +253,21 @@ def main(argv=None) -> int:
         parser.error('--compute-pct must be 1..100')
     backend = SimBackend([d for d in args.devices.split(',') if d], args.memory_mib,
                          args.compute_pct)
-    listener = listen(args.listen)
-    if listener.family == socket.AF_UNIX:
-        address = 'unix:' + listener.getsockname()
-    else:
-        address = '%s:%d' % listener.getsockname()[:2]
+    listeners = [listen(address) for address in args.listen]
     signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
-    print('READY', address, flush=True)
+    for i, listener in enumerate(listeners):
+        if listener.family == socket.AF_UNIX:
+            address = 'unix:' + listener.getsockname()
+        else:
+            address = '%s:%d' % listener.getsockname()[:2]
+        print('ALSO' if i else 'READY', address, flush=True)
+    for listener in listeners[1:]:
+        threading.Thread(target=_accept_loop, args=(backend, listener), daemon=True).start()
+    _accept_loop(backend, listeners[0])
+    return 0
+
+
+def _accept_loop(backend: SimBackend, listener: socket.socket) -> None:
     while True:
         conn, _ = listener.accept()
         if conn.family != socket.AF_UNIX:

@@ -20,16 +20,24 @@ import socket
 import threading
 import time
 
-#: Bytes asked of the kernel per read.
-READ_SIZE = 262144
-#: Stop reading a side while its peer has this much queued and unsent.
-HIGH_WATER = 8 * 1048576
+#: Smallest and largest buffer a side reads into.  A side starts small (a connection of small
+#: calls holds little memory) and doubles its buffer whenever a read fills it, so a bulk stream
+#: moves a MiB per system call and per Python-level iteration.
+READ_MIN = 65536
+READ_MAX = 1048576
+#: Kept for callers that size their own reads.
+READ_SIZE = READ_MAX
 #: Seconds one select may block; bounds how late a stop request is seen.
 TICK = 0.2
 
 
 class End:
-    """One side of a splice over a non-blocking socket.  This class is the plain-socket end."""
+    """One side of a splice over a non-blocking socket.  This class is the plain-socket end.
+
+    :meth:`read` returns a view of this end's own buffer, valid until its next read; the splice
+    never reads a side again while its peer still holds queued bytes, so the buffer is reused
+    without a copy and the kernel's socket buffers do the queueing.
+    """
 
     def __init__(self, sock: socket.socket) -> None:
         sock.setblocking(False)
@@ -37,19 +45,29 @@ class End:
         self._out: deque = deque()
         self.out_bytes = 0
         self.eof = False
+        self._buf = memoryview(bytearray(READ_MIN))
 
     def fileno(self) -> int:
         return self.sock.fileno()
 
+    def _grow(self, filled: int) -> None:
+        """Double the read buffer after a read that filled it (up to :data:`READ_MAX`)."""
+        if filled == len(self._buf) < READ_MAX:
+            self._buf = memoryview(bytearray(2 * filled))
+
     def read(self) -> list | None:
         """Return the buffers readable now ([] if none), or ``None`` at end of stream."""
+        buf = self._buf
         try:
-            data = self.sock.recv(READ_SIZE)
+            n = self.sock.recv_into(buf)
         except (BlockingIOError, InterruptedError):
             return []
         except OSError:
             return None
-        return [data] if data else None
+        if not n:
+            return None
+        self._grow(n)
+        return [buf[:n]]
 
     def buffered(self) -> bool:
         """Whether data is readable without waiting on the socket (TLS keeps some)."""
@@ -81,8 +99,6 @@ class End:
     def abort(self) -> None:
         """From any thread: shut the socket down so the splice thread sees the end at once."""
         try:
-            # NOTE: the plain socket's shutdown, also for a TLS socket, whose own shutdown
-            # would drop its TLS state under the thread still reading it.
             socket.socket.shutdown(self.sock, socket.SHUT_RDWR)
         except OSError:
             pass
@@ -101,21 +117,29 @@ def splice(a: End, b: End, stop: threading.Event | None = None,
     """Copy ``a`` -> ``b`` and ``b`` -> ``a`` until either ends or ``stop`` is set; close both.
 
     ``on_a_to_b(n)`` / ``on_b_to_a(n)`` are told every ``n`` bytes read from a side (for counters).
+    A side is read only when its peer has nothing queued: what it read is then sent at once, and
+    what the kernel does not take yet waits in the queue (a view of the reader's buffer) until the
+    peer is writable -- one select per buffer, no copy, and back-pressure reaches the sender
+    through the kernel's socket buffers.
     """
     pairs = ((a, b, on_a_to_b), (b, a, on_b_to_a))
+    select_ = select.select
     try:
         while stop is None or not stop.is_set():
-            readers = [src for src, dst, _ in pairs if dst.out_bytes < HIGH_WATER]
+            readers = []
+            ready = []
+            for src, dst, _ in pairs:
+                if not dst.out_bytes:
+                    readers.append(src)
+                    if src.buffered():
+                        ready.append(src)
             writers = [end for end in (a, b) if end.out_bytes]
-            timeout = 0 if any(src.buffered() for src in readers) else TICK
             try:
-                readable, writable, _ = select.select(readers, writers, [], timeout)
+                readable, writable, _ = select_(readers, writers, [], 0 if ready else TICK)
             except (OSError, ValueError):  # a socket was closed under us (revoke)
                 return
-            if any(src.buffered() for src in readers):
-                readable = list(set(readable) | {src for src in readers if src.buffered()})
             for src, dst, count in pairs:
-                if src in readable:
+                if src in readable or src in ready:
                     bufs = src.read()
                     if bufs is None:
                         _drain(dst)
