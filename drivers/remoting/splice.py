@@ -27,6 +27,10 @@ READ_MIN = 65536
 READ_MAX = 1048576
 #: Kept for callers that size their own reads.
 READ_SIZE = READ_MAX
+#: Kernel send and receive buffer asked for each spliced socket (capped by net.core.wmem_max
+#: and rmem_max).  A unix socket's default (~208 KiB) would cut every MiB into five sends, each
+#: a trip through select.
+SOCKET_BUFFER = 4 * 1048576
 #: Seconds one select may block; bounds how late a stop request is seen.
 TICK = 0.2
 
@@ -41,6 +45,12 @@ class End:
 
     def __init__(self, sock: socket.socket) -> None:
         sock.setblocking(False)
+        for opt in (socket.SO_SNDBUF, socket.SO_RCVBUF):
+            try:
+                if sock.getsockopt(socket.SOL_SOCKET, opt) < SOCKET_BUFFER:
+                    sock.setsockopt(socket.SOL_SOCKET, opt, SOCKET_BUFFER)
+            except OSError:
+                pass
         self.sock = sock
         self._out: deque = deque()
         self.out_bytes = 0
