@@ -15,6 +15,7 @@ VERSIONS = [
     '1.0',  # pools, hosts, devices, profiles, vgpus, usage, quotas
     '1.1',  # GET /v1/capacity: free capacity per profile and model, for every reader
     '1.2',  # GET /v1/usage: by_platform, each pool and model's allocation per consumer platform
+    '1.3',  # /v1/vgpus/{uuid}/lease; vgpu shows lease, moves, degraded_reason
 ]
 
 MIN_VERSION = microversion_parse.Version(*map(int, VERSIONS[0].split('.')))
@@ -55,9 +56,11 @@ def requested(req) -> microversion_parse.Version:
     return req.environ.get(ENVIRON_KEY, MIN_VERSION)
 
 
-def at_least(req, text: str) -> bool:
-    return requested(req) >= microversion_parse.parse_version_string(text)
-
-
 def max_version_string() -> str:
     return VERSIONS[-1]
+
+
+def at_least(req, text: str) -> bool:
+    """Whether the request asked for microversion ``text`` or newer."""
+    wanted = microversion_parse.Version(*map(int, text.split('.')))
+    return req.environ.get(ENVIRON_KEY, MIN_VERSION) >= wanted

@@ -14,6 +14,7 @@ from pooling_api.controllers import root
 from pooling_api.schemas import capacity
 from pooling_api.schemas import devices
 from pooling_api.schemas import hosts
+from pooling_api.schemas import leases
 from pooling_api.schemas import pools
 from pooling_api.schemas import profiles
 from pooling_api.schemas import quotas
@@ -63,6 +64,10 @@ OPERATIONS = {
     ('/v1/vgpus', 'POST'): (None, vgpus.CREATE, 201, vgpus.VGPU),
     ('/v1/vgpus/{ident}', 'GET'): (None, None, 200, vgpus.VGPU),
     ('/v1/vgpus/{ident}', 'DELETE'): (None, None, 202, None),
+    ('/v1/vgpus/{ident}/lease', 'GET'): (None, None, 200, leases.LEASE),
+    ('/v1/vgpus/{ident}/lease', 'POST'): (None, None, 201, leases.LEASE),
+    ('/v1/vgpus/{ident}/lease', 'PUT'): (None, None, 200, leases.LEASE),
+    ('/v1/vgpus/{ident}/lease', 'DELETE'): (None, None, 204, None),
     ('/v1/usage', 'GET'): (usage.QUERY, None, 200, usage.USAGE),
     ('/v1/capacity', 'GET'): (capacity.QUERY, None, 200, capacity.CAPACITY),
     ('/v1/slots', 'GET'): (slots.LIST_QUERY, None, 200, slots.SLOTS),

@@ -23,6 +23,7 @@ import threading
 from oslo_log import log as logging
 import oslo_messaging as messaging
 
+from pooling.objects import prepare as prepare_obj
 from pooling_drivers.accelerators.types import as_dict
 from pooling_drivers.platforms import base
 
@@ -65,31 +66,52 @@ def report_discovered(conductor, context, drivers, pool: str,
 
 
 class PlatformHostEndpoint:
-    """The slice calls of the conductor for one discovered host (it has no agent)."""
+    """The conductor's prepare/release calls for one discovered host (it has no agent).
 
-    target = messaging.Target(version='1.1')
+    Speaks the agent's RPC (``pooling.agent.rpcapi``, 1.2): one typed
+    :class:`pooling.objects.prepare.PrepareRequest` per vGPU, answered per vGPU.
+    """
+
+    target = messaging.Target(version='1.2')
 
     def __init__(self, host: str, platform: str) -> None:
         self.host, self.platform = host, platform
 
-    def prepare_slices(self, context, items: list) -> list:
-        answers = []
-        for item in items:
-            vgpu, slice_ = item['vgpu'], item['slice']
-            consumer = (vgpu.get('consumer') or {}).get('platform')
-            if consumer != self.platform:
-                answers.append({'error': f'{self.host} is a {self.platform} host: its cards '
-                                         f'serve {self.platform} consumers on it only, not '
-                                         f'{consumer or "a vGPU without consumer"}'})
+    def prepare_vgpus(self, context, requests: list) -> dict:
+        answers = {}
+        for primitive in requests:
+            uuid = primitive.get('vgpu_uuid', '?')
+            try:
+                request = prepare_obj.PrepareRequest.from_primitive(primitive)
+            except ValueError as err:
+                answers[uuid] = {'error': str(err)}
                 continue
-            answers.append({'attachment': {
-                'device_uuid': slice_['device_uuid'], 'isolation': vgpu.get('isolation') or 'hard',
-                'plugin': f'platform:{self.platform}', 'visible_uuid': slice_['device_uuid'],
-                'env': {}, 'devices': [], 'mounts': [], 'partition': None}})
+            consumer = request.consumer_platform
+            if consumer != self.platform:
+                answers[uuid] = {'error': f'{self.host} is a {self.platform} host: its cards '
+                                          f'serve {self.platform} consumers on it only, not '
+                                          f'{consumer or "a vGPU without consumer"}'}
+                continue
+            if request.remote:
+                answers[uuid] = {'error': f'{self.host} is a {self.platform} host: it serves '
+                                          f'no remote vGPUs'}
+                continue
+            answers[uuid] = {'error': None, 'remote': None, 'slices': {
+                item.request.index: {
+                    'device_uuid': item.request.device_uuid,
+                    'isolation': request.isolation or 'hard',
+                    'plugin': f'platform:{self.platform}',
+                    'visible_uuid': item.request.device_uuid,
+                    'env': {}, 'devices': [], 'mounts': [], 'partition': None}
+                for item in request.slices}}
         return answers
 
-    def release_slices(self, context, items: list) -> list:
-        return [{} for _ in items]
+    def release_vgpus(self, context, requests: list) -> dict:
+        return {p.get('vgpu_uuid', '?'): {'error': None} for p in requests}
+
+    def update_leases(self, context, requests: list) -> dict:
+        return {p.get('vgpu_uuid', '?'): {'error': f'{self.host} serves no remote vGPUs'}
+                for p in requests}
 
 
 class StandInAgents:

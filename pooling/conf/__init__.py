@@ -11,12 +11,15 @@ from pooling.conf import agent
 from pooling.conf import api
 from pooling.conf import baremetal
 from pooling.conf import conductor
+from pooling.conf import gateway
 from pooling.conf import libvirt
 from pooling.conf import platforms
+from pooling.conf import remoting
 from pooling.conf import scheduler
 from pooling.conf import vmware
 
-_MODULES = (api, agent, baremetal, conductor, libvirt, platforms, scheduler, vmware)
+_MODULES = (api, agent, baremetal, conductor, gateway, libvirt, platforms, remoting, scheduler,
+            vmware)
 
 
 def register_opts(conf: cfg.ConfigOpts) -> None:

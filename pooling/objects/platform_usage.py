@@ -1,4 +1,4 @@
-"""Pool usage split by the platform that consumes it (``/v1/usage`` from microversion 1.1).
+"""Pool usage split by the platform that consumes it (``/v1/usage`` from microversion 1.2).
 
 A vGPU's slices hold device capacity while ``holds_capacity`` is true; its consumer's platform
 (``nova``, ``cdi``, ``kubernetes``, ``vmware``, ``libvirt``, ``baremetal`` ...; ``none`` for a vGPU

@@ -16,6 +16,7 @@ from pooling_api import method
 from pooling_api.controllers import capacity
 from pooling_api.controllers import devices
 from pooling_api.controllers import hosts
+from pooling_api.controllers import leases
 from pooling_api.controllers import pools
 from pooling_api.controllers import profiles
 from pooling_api.controllers import quotas
@@ -40,6 +41,8 @@ ROUTES = {
     '/v1/profiles/{ident}': {'GET': profiles.show_profile, 'DELETE': profiles.delete_profile},
     '/v1/vgpus': {'GET': vgpus.list_vgpus, 'POST': vgpus.create_vgpu},
     '/v1/vgpus/{ident}': {'GET': vgpus.show_vgpu, 'DELETE': vgpus.delete_vgpu},
+    '/v1/vgpus/{ident}/lease': {'GET': leases.show_lease, 'POST': leases.issue_lease,
+                                'PUT': leases.renew_lease, 'DELETE': leases.revoke_lease},
     '/v1/usage': {'GET': usage.show_usage},
     '/v1/capacity': {'GET': capacity.show_capacity},
     '/v1/slots': {'GET': slots.list_slots},

@@ -5,6 +5,7 @@ import itertools
 from pooling_api.policies import capacity
 from pooling_api.policies import devices
 from pooling_api.policies import hosts
+from pooling_api.policies import leases
 from pooling_api.policies import pools
 from pooling_api.policies import profiles
 from pooling_api.policies import quotas
@@ -14,7 +15,7 @@ from pooling_api.policies import vendordata
 from pooling_api.policies import vgpus
 
 _MODULES = [pools, hosts, devices, profiles, vgpus, usage, capacity, quotas, slots,
-            vendordata]
+            vendordata, leases]
 
 
 

@@ -19,7 +19,7 @@ ENTRY = {
                    'allocated': common.CAPACITY, 'free': common.CAPACITY,
                    'stranded': common.CAPACITY,
                    'common_shapes': {'type': 'array', 'items': {'type': 'object'}},
-                   # microversion 1.1
+                   # microversion 1.2
                    'by_platform': BY_PLATFORM},
     'additionalProperties': False,
 }

@@ -60,6 +60,12 @@ VGPU = {
         'consumer': {'type': ['object', 'null']}, 'slices': {'type': 'array', 'items': SLICE},
         'attachment': {'type': ['object', 'null']},
         'health': {'type': 'string', 'enum': ['ok', 'degraded']},
+        # 1.1
+        'lease': {'type': ['object', 'null'], 'properties': {
+            'lease_id': {'type': 'string'}, 'expires_at': {'type': ['string', 'null']}},
+            'additionalProperties': False},
+        'moves': {'type': 'array', 'items': {'type': 'object'}},
+        'degraded_reason': {'type': 'string'},
         'created_at': common.TIMESTAMP, 'updated_at': common.TIMESTAMP},
     'additionalProperties': False,
 }

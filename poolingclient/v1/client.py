@@ -16,6 +16,8 @@ from poolingclient import exceptions
 
 SERVICE_TYPE = "accelerator-pool"
 DEFAULT_MICROVERSION = "1.0"
+# The lease resource exists from 1.1 on.
+LEASE_MICROVERSION = "1.3"
 
 def is_uuid_like(value: str) -> bool:
     """True when ``value`` is written like a UUID (oslo.utils' rules: dashes optional)."""
@@ -165,6 +167,26 @@ class Client:
 
     def delete_vgpu(self, vgpu: str) -> None:
         self._delete("/vgpus/" + self._q(vgpu))
+
+    # -- leases of remote vGPUs (microversion 1.3) ----------------------
+
+    def _lease(self, method: str, vgpu: str) -> Any:
+        return self._request(method, "/vgpus/%s/lease" % self._q(vgpu),
+                             microversion=LEASE_MICROVERSION)
+
+    def get_lease(self, vgpu: str) -> dict:
+        """The lease document without credential."""
+        return self._lease("GET", vgpu)
+
+    def issue_lease(self, vgpu: str) -> dict:
+        """A fresh credential (the previous one stops working), in the lease document."""
+        return self._lease("POST", vgpu)
+
+    def renew_lease(self, vgpu: str) -> dict:
+        return self._lease("PUT", vgpu)
+
+    def revoke_lease(self, vgpu: str) -> None:
+        self._lease("DELETE", vgpu)
 
     def find_vgpu(self, name_or_id: str, all_projects: bool = False) -> dict:
         """The vGPU with this ID, or the only one with this name.

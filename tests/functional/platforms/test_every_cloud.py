@@ -17,7 +17,7 @@ each platform:
 * **a libvirt domain** -- the card's agent runs the ``libvirt`` driver on libvirt's test driver
   and a fake kernel tree; the domain gets an mdev hostdev.
 
-Then ``/v1/usage`` (microversion 1.1) shows the card split by platform, one more vGPU is refused
+Then ``/v1/usage`` (microversion 1.2) shows the card split by platform, one more vGPU is refused
 by every route, and releasing each consumer returns exactly its share.
 """
 
@@ -50,7 +50,7 @@ pytestmark = pytest.mark.functional
 
 MODEL = 'A100-PCIE-40GB'
 HOSTS = [('gpu-a', 'fab-1', f'nvidia:{MODEL}:40960:108:1'), ('vc1', 'fab-1', '')]
-V11 = {'OpenStack-API-Version': 'accelerator-pool 1.1'}
+V11 = {'OpenStack-API-Version': 'accelerator-pool 1.2'}
 FIFTH = {'compute_percent': 20.0, 'memory_mb': 8192}
 
 
