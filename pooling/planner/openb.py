@@ -137,10 +137,21 @@ def arrival_stream(pods: list[Pod], capacity: int, seed: int, tune: float = TUNE
     base = sorted(pods, key=lambda p: p.name)
     stream = list(base)
     rng.shuffle(stream)
+    return fill_to(stream, base, capacity, rng, tune), rng
+
+
+def fill_to(stream: list, base: list, capacity: int, rng: random.Random, tune: float = TUNE):
+    """``stream`` brought to ``tune`` x ``capacity`` GPU-milli, the FGD protocol's way.
+
+    Items have ``gpu_demand`` (cards x share) and ``gpu_milli`` (share per card). Clones of
+    uniformly drawn items of ``base`` are appended until the first draw whose per-card share
+    would push the demand above the limit; a stream already above it loses random items.
+    """
+    stream = list(stream)
     limit = tune * capacity
     requested = sum(p.gpu_demand for p in stream)
     if requested <= limit:
-        while True:
+        while base:
             pod = base[rng.randrange(len(base))]
             # NOTE: the stop rule compares the per-card share, not the pod's total (as the
             # paper's simulator does), so a multi-card clone may overshoot slightly.
@@ -152,7 +163,7 @@ def arrival_stream(pods: list[Pod], capacity: int, seed: int, tune: float = TUNE
         while requested > limit and stream:
             pod = stream.pop(rng.randrange(len(stream)))
             requested -= pod.gpu_demand
-    return stream, rng
+    return stream
 
 
 def node_order(nodes: list[Node], rng: random.Random) -> list[Node]:
