@@ -69,3 +69,7 @@ def main(argv=None):
 
         db_api.configure(conf)
     return args.func(conf, args)
+
+
+if __name__ == '__main__':
+    sys.exit(main())

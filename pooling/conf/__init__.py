@@ -10,9 +10,10 @@ from oslo_config import cfg
 from pooling.conf import agent
 from pooling.conf import api
 from pooling.conf import conductor
+from pooling.conf import metrics
 from pooling.conf import scheduler
 
-_MODULES = (api, agent, conductor, scheduler)
+_MODULES = (api, agent, conductor, scheduler, metrics)
 
 
 def register_opts(conf: cfg.ConfigOpts) -> None:

@@ -14,6 +14,7 @@ from pooling import exception
 from pooling_api import method
 from pooling_api.controllers import devices
 from pooling_api.controllers import hosts
+from pooling_api.controllers import metrics
 from pooling_api.controllers import pools
 from pooling_api.controllers import profiles
 from pooling_api.controllers import quotas
@@ -43,6 +44,7 @@ ROUTES = {
     '/v1/vendordata': {'POST': vendordata.vendordata},
     '/v1/quotas/{project_id}': {'GET': quotas.show_quota, 'PUT': quotas.update_quota,
                                 'DELETE': quotas.delete_quota},
+    '/metrics': {'GET': metrics.show_metrics},
 }
 
 # Paths that answer without authentication (version discovery).

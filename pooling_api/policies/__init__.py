@@ -4,6 +4,7 @@ import itertools
 
 from pooling_api.policies import devices
 from pooling_api.policies import hosts
+from pooling_api.policies import metrics
 from pooling_api.policies import pools
 from pooling_api.policies import profiles
 from pooling_api.policies import quotas
@@ -12,7 +13,8 @@ from pooling_api.policies import usage
 from pooling_api.policies import vendordata
 from pooling_api.policies import vgpus
 
-_MODULES = [pools, hosts, devices, profiles, vgpus, usage, quotas, slots, vendordata]
+_MODULES = [pools, hosts, devices, profiles, vgpus, usage, quotas, slots, vendordata,
+            metrics]
 
 
 
