@@ -83,7 +83,7 @@ class VgpuViewTests(helpers.TestCase):
         profile_list.return_value = [PROFILE]
         quota_usage.return_value = QUOTA
         res = self.client.get(CREATE)
-        self.assertTemplateUsed(res, 'project/vgpus/create.html')
+        self.assertTemplateUsed(res, 'project/vgpus/_create.html')
         self.assertContains(res, 'quarter-20g')
         self.assertContains(res, '2 of 10 used')
         self.assertContains(res, '40960 MiB of 163840 MiB used')
@@ -143,8 +143,8 @@ class VgpuViewTests(helpers.TestCase):
         res = self.client.post(CREATE, {'source': 'shape', 'compute_percent': 25,
                                         'memory_mb': 999999, 'locality': 'local'})
         self.assertEqual(200, res.status_code)
-        self.assertTemplateUsed(res, 'project/vgpus/create.html')
-        self.assertMessageCount(error=1)
+        self.assertTemplateUsed(res, 'project/vgpus/_create.html')
+        self.assertMessageCount(res, error=1)
 
     @mock.patch.object(api, 'vgpu_get')
     def test_detail_shows_slices_history_and_lease(self, vgpu_get):
