@@ -112,11 +112,12 @@ def _process() -> _Process:
 
 @contextlib.contextmanager
 def timed_decision():
+    process = _process()
     start = time.perf_counter()
     try:
         yield
     finally:
-        _process().decision.observe(time.perf_counter() - start)
+        process.decision.observe(time.perf_counter() - start)
 
 
 @contextlib.contextmanager
@@ -124,6 +125,7 @@ def observed_claim():
     """Time a claim and count why it was refused (NoCapacity / QuotaExceeded)."""
     from pooling import exception
 
+    process = _process()
     start = time.perf_counter()
     outcome = 'error'
     try:
@@ -131,14 +133,14 @@ def observed_claim():
         outcome = 'claimed'
     except exception.NoCapacity as err:
         outcome = 'no_capacity'
-        _process().refused.labels(refusal_reason(str(err))).inc()
+        process.refused.labels(refusal_reason(str(err))).inc()
         raise
     except exception.QuotaExceeded:
         outcome = 'quota_exceeded'
-        _process().refused.labels('quota_exceeded').inc()
+        process.refused.labels('quota_exceeded').inc()
         raise
     finally:
-        _process().claim.labels(outcome).observe(time.perf_counter() - start)
+        process.claim.labels(outcome).observe(time.perf_counter() - start)
 
 
 # -- the pool's state, read at scrape time -------------------------------------------------------

@@ -72,10 +72,55 @@ def test_prepare_workers_sets_one_directory_and_clears_old_files(tmp_path, monke
 
     (tmp_path / 'histogram_123.db').write_bytes(b'old')
     monkeypatch.delenv(metrics.ENV, raising=False)
-    assert metrics.prepare_workers(Conf) == str(tmp_path)
-    assert os.environ[metrics.ENV] == str(tmp_path)
-    assert not list(tmp_path.iterdir())
-    monkeypatch.delenv(metrics.ENV)
-    Conf.metrics.multiproc_dir = None
-    Conf.api.workers = 1
-    assert metrics.prepare_workers(Conf) is None
+    try:
+        assert metrics.prepare_workers(Conf) == str(tmp_path)
+        assert os.environ[metrics.ENV] == str(tmp_path)
+        assert not list(tmp_path.iterdir())
+        del os.environ[metrics.ENV]
+        Conf.metrics.multiproc_dir = None
+        Conf.api.workers = 1
+        assert metrics.prepare_workers(Conf) is None
+        assert metrics.ENV not in os.environ
+    finally:
+        os.environ.pop(metrics.ENV, None)
+
+
+def _exported_names() -> set:
+    """Every sample name pooling.metrics can export (the collector fed sample rows)."""
+    usage = [{'pool': 'p', 'model': 'm', 'devices': 1,
+              **{k: {'compute_percent': 100.0, 'memory_mb': 1} for k in
+                 ('capacity', 'allocated', 'free', 'stranded')}}]
+    dev = {'pool': 'p', 'host': 'h', 'uuid': 'd', 'vendor': 'v', 'model': 'm', 'health': 'healthy',
+           'compute_total': 1000, 'compute_used': 0, 'memory_mb': 1, 'memory_used': 0}
+    host = {'pool': 'p', 'name': 'h', 'fabric': None, 'state': 'up',
+            'last_heartbeat': '2026-01-01T00:00:00'}
+    with metrics.observed_claim():
+        pass
+    with metrics.timed_decision():
+        pass
+    fams = list(metrics.PoolCollector._pools(usage))
+    fams += metrics.PoolCollector._devices([dev], [(250, 1, 1)])
+    fams += metrics.PoolCollector._hosts([host])
+    fams += metrics.PoolCollector(None)._vgpus({('ACTIVE', 'none', 'x'): 1})
+    names = {s.name for f in fams for s in f.samples}
+    names |= {s.name for f in parser.text_string_to_metric_families(
+        metrics.render_process().decode()) for s in f.samples}
+    return names | {'pooling_claim_refusals_total'}  # a counter with no sample yet
+
+
+def test_grafana_dashboard_is_current_and_uses_exported_metrics():
+    import json
+    import re
+
+    from tools import grafana_dashboard
+
+    with open(os.path.join(REPO, 'doc', 'source', 'admin', 'grafana-pooling.json')) as f:
+        committed = json.load(f)
+    assert committed == json.loads(json.dumps(grafana_dashboard.dashboard())), (
+        'run python tools/grafana_dashboard.py > doc/source/admin/grafana-pooling.json')
+    exported = _exported_names()
+    used = set()
+    for panel in committed['panels']:
+        for target in panel['targets']:
+            used |= set(re.findall(r'pooling_[a-z_]+', target['expr']))
+    assert used and used <= exported, used - exported
