@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import os
 import random
 import re
 
@@ -174,7 +175,8 @@ def demand_from_openb(path: str, any_model: bool = False) -> Demand:
         wants.append(Want(pod.name, req, pod.gpu_milli))
     if not wants:
         raise PlanError("no demand to replay: %s has no pod" % path)
-    return Demand(tuple(wants), ordered=False, description="openb pods of %s" % path)
+    return Demand(tuple(wants), ordered=False,
+                  description="openb pods of %s" % os.path.basename(path))
 
 
 # -- hardware ------------------------------------------------------------------------------------
@@ -210,7 +212,7 @@ def hardware_from_openb(path: str) -> Hardware:
         cards += [
             Card(node.name, "nvidia", node.model, 1000, openb.CARD_MEMORY_MB, frozenset({"none"}))
         ] * node.gpus
-    return Hardware(tuple(hosts), tuple(cards), "openb nodes of %s" % path)
+    return Hardware(tuple(hosts), tuple(cards), "openb nodes of %s" % os.path.basename(path))
 
 
 def scaled(hardware: Hardware, times: int) -> Hardware:
@@ -386,6 +388,6 @@ def plot(result: dict, path: str) -> None:
         result["policies"],
         path,
         "what-if: %s on %g GPUs" % (result["hardware"], result["capacity_gpus"]),
-        xlim=(0, 130),
-        ylim=(0, 100),
+        xlim=(50, 130),
+        ylim=(50, 100),
     )
