@@ -140,6 +140,11 @@ def main(argv=None) -> int:
     p.add_argument("--plot", help="write the allocation curves here (PNG)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     args = p.parse_args(argv)
+    try:
+        trace.check_exists(args.nodes, args.pods)
+    except trace.TraceMissing as exc:
+        print(exc, file=sys.stderr)
+        return 2
     nodes = trace.load_nodes(args.nodes)
     pods = trace.load_pods(args.pods)
     seeds = parse_seeds(args.seeds)

@@ -126,6 +126,11 @@ def main(argv=None) -> int:
     p.add_argument("--remote", action="store_true")
     p.add_argument("--json")
     args = p.parse_args(argv)
+    try:
+        trace.check_exists(args.nodes, args.pods)
+    except trace.TraceMissing as exc:
+        print(exc, file=sys.stderr)
+        return 2
     nodes = trace.load_nodes(args.nodes)
     pods = trace.load_pods(args.pods)
     results = []

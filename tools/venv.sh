@@ -5,8 +5,7 @@
 set -eu
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${POOLING_VENV:-$ROOT/.venv}"
-CONSTRAINTS="${TOX_CONSTRAINTS_FILE:-$ROOT/../shared/reference/upper-constraints.txt}"
-[ -f "$CONSTRAINTS" ] || CONSTRAINTS="$ROOT/upper-constraints.txt"
+CONSTRAINTS="${TOX_CONSTRAINTS_FILE:-$ROOT/upper-constraints.txt}"
 if [ ! -x "$VENV/bin/python" ]; then
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install -q --upgrade pip

@@ -60,12 +60,12 @@ def test_openb_files_give_the_benchmarks_figures(files, policy):
         [packing.run_one(policy, nodes, pods, s) for s in [42, 43, 44]])["curve"]
 
 
-SHARED = os.path.join(trace.DATA, "openb_pod_list_default.csv")
+SHARED = trace.DEFAULT_PODS
 RECORDED = os.path.join(trace.REPO, "bench", "results", "default-product.json")
 
 
 @pytest.mark.skipif(not os.path.isfile(SHARED),
-                    reason="the shared Alibaba trace is not beside this clone (../shared/data)")
+                    reason="no Alibaba openb trace here (python -m bench.trace_fetch)")
 def test_shared_trace_gives_the_recorded_benchmark_numbers():
     """bench/results/default-product.json was written by python -m bench.packing on this trace."""
     with open(RECORDED) as f:
