@@ -1,5 +1,6 @@
 #!/bin/bash
-# What the test run needs beyond tools/venv.sh: idempotent, safe to run before every CI run.
+# What the test run needs beyond tools/venv.sh (which it runs first): idempotent, safe to run
+# before every CI run (tools/run-tests.sh is the place).
 #  - Debian's chromium and chromium-driver for the dashboard's headless browser tests
 #    (tests/dashboard/test_browser.py skips, saying so, without them);
 #  - the Horizon plugin's Python requirements (dashboard-requirements.txt: Horizon, Django,
@@ -8,7 +9,6 @@ set -eu
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${POOLING_VENV:-$ROOT/.venv}"
 CONSTRAINTS="${TOX_CONSTRAINTS_FILE:-$ROOT/upper-constraints.txt}"
-[ -f "$CONSTRAINTS" ] || CONSTRAINTS="$ROOT/../shared/reference/upper-constraints.txt"
 
 if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -21,14 +21,10 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; the
     fi
 fi
 
-if [ -x "$VENV/bin/python" ]; then
-    STAMP="$VENV/.pooling-dashboard-installed"
-    if [ ! -f "$STAMP" ] || [ "$ROOT/dashboard-requirements.txt" -nt "$STAMP" ]; then
-        "$VENV/bin/pip" install -q -c "$CONSTRAINTS" -r "$ROOT/dashboard-requirements.txt" \
-            2> >(grep -v "WARNING: Location" >&2)
-        touch "$STAMP"
-    fi
-else
-    echo "ci-deps: no venv at $VENV yet; run tools/venv.sh first" >&2
-    exit 1
+bash "$ROOT/tools/venv.sh"  # the project's venv first (stamped: quick when current)
+STAMP="$VENV/.pooling-dashboard-installed"
+if [ ! -f "$STAMP" ] || [ "$ROOT/dashboard-requirements.txt" -nt "$STAMP" ]; then
+    "$VENV/bin/pip" install -q -c "$CONSTRAINTS" -r "$ROOT/dashboard-requirements.txt" \
+        2> >(grep -v "WARNING: Location" >&2)
+    touch "$STAMP"
 fi
