@@ -20,6 +20,7 @@ from pooling_api.schemas import slots
 from pooling_api.schemas import usage
 from pooling_api.schemas import vendordata
 from pooling_api.schemas import vgpus
+from pooling_api.schemas import whatif
 
 ERROR = {
     'type': 'object', 'required': ['errors'],
@@ -65,6 +66,7 @@ OPERATIONS = {
     ('/v1/vgpus/{ident}', 'GET'): (None, None, 200, vgpus.VGPU),
     ('/v1/vgpus/{ident}', 'DELETE'): (None, None, 202, None),
     ('/v1/usage', 'GET'): (usage.QUERY, None, 200, usage.USAGE),
+    ('/v1/usage/what-if', 'GET'): (whatif.QUERY, None, 200, whatif.REPORT),
     ('/v1/slots', 'GET'): (slots.LIST_QUERY, None, 200, slots.SLOTS),
     ('/v1/vendordata', 'POST'): (None, vendordata.REQUEST, 200, vendordata.RESPONSE),
     ('/v1/quotas/{project_id}', 'GET'): (None, None, 200, quotas.QUOTA),

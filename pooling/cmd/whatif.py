@@ -40,67 +40,30 @@ def add_parser(sub) -> None:
 
 def _pool_parts(args):
     from pooling import context as pooling_context
-    from pooling.objects import device as device_obj
-    from pooling.objects import host as host_obj
-    from pooling.objects import pool as pool_obj
-    from pooling.objects import vgpu as vgpu_obj
+    from pooling.planner import pool as pool_planner
 
-    ctx = pooling_context.get_admin_context()
-    where = 'pool %s' % args.pool if args.pool else 'the pool'
-    if args.pool:
-        pool_obj.get_pool(ctx, args.pool)  # NotFound names it
-    hosts = host_obj.list_hosts(ctx, pool=args.pool)
-    devices = device_obj.list_devices(ctx, pool=args.pool)
-    vgpus = None
-    if not args.trace:
-        vgpus = recorded_demand(ctx, vgpu_obj, {h['name'] for h in hosts}, args.pool)
-    return where, hosts, devices, vgpus
+    return pool_planner.read(pooling_context.get_admin_context(), args.pool,
+                             with_demand=not args.trace)
 
 
-def recorded_demand(ctx, vgpu_obj, pool_hosts, pool) -> list:
-    """Every vGPU asked for, in arrival order, holds of the Cyborg bridge left out.
+def build(args, record=None):
+    """(demand, hardware) for the options; ``record`` = the pool as read (read when needed)."""
+    from pooling.planner import pool as pool_planner
 
-    With a pool, a vGPU counts when one of its slices is on that pool's hosts (a vGPU that
-    never got capacity names no host and counts in every pool's demand only without --pool).
-    """
-    rows = []
-    for state in ('SCHEDULED', 'PREPARING', 'ACTIVE', 'RELEASING', 'DELETED', 'ERROR'):
-        rows += vgpu_obj.list_vgpus(ctx, state=state)
-    rows = [v for v in rows if v['project_id'] != vgpu_obj.HOLD_PROJECT]
-    if pool:
-        rows = [v for v in rows if any(s['host'] in pool_hosts for s in v['slices'])]
-    return sorted(rows, key=lambda v: (v['created_at'] or '', v['uuid']))
-
-
-def build(args, parts=None):
-    """(demand, hardware) for the options; ``parts`` = ``_pool_parts`` (read when needed)."""
-    needs_pool = not (args.trace and args.nodes) and not (
-        args.trace and args.cards and '@' in args.cards)
-    if needs_pool and parts is None:
-        parts = _pool_parts(args)
-    where, hosts, devices, vgpus = parts or ('the pool', [], [], None)
     if args.nodes and args.cards:
         raise whatif.PlanError('give --nodes or --cards, not both')
+    needs_pool = not (args.trace and args.nodes) and not (
+        args.trace and args.cards and '@' in args.cards)
+    if needs_pool and record is None:
+        record = _pool_parts(args)
     if args.trace:
         demand = whatif.demand_from_openb(args.trace, args.any_model)
     else:
-        demand = whatif.demand_from_vgpus(vgpus, 'vGPUs recorded in %s' % where)
-    pool_hw = None
-    if hosts or devices:
-        try:
-            pool_hw = whatif.hardware_from_pool(hosts, devices, "%s's hosts" % where)
-        except whatif.PlanError:
-            if not (args.nodes or args.cards):
-                raise
+        demand = whatif.demand_from_vgpus(record.vgpus, 'vGPUs recorded in %s' % record.where)
     if args.nodes:
-        hardware = whatif.hardware_from_openb(args.nodes)
-    elif args.cards:
-        hardware = whatif.hardware_from_cards(args.cards, pool_hw)
-    elif pool_hw is None:
-        raise whatif.PlanError('%s has no healthy card on an up host to replay on' % where)
-    else:
-        hardware = pool_hw
-    return demand, whatif.scaled(hardware, args.scale)
+        return demand, whatif.scaled(whatif.hardware_from_openb(args.nodes), args.scale)
+    record = record or pool_planner.PoolRecord('the pool', [], [], None)
+    return demand, pool_planner.hardware(record, args.cards, args.scale)
 
 
 def run(conf, args, out=None) -> int:

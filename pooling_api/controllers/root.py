@@ -23,6 +23,7 @@ from pooling_api.controllers import usage
 from pooling_api.controllers import vendordata
 from pooling_api.controllers import versions
 from pooling_api.controllers import vgpus
+from pooling_api.controllers import whatif
 
 LOG = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ ROUTES = {
     '/v1/vgpus': {'GET': vgpus.list_vgpus, 'POST': vgpus.create_vgpu},
     '/v1/vgpus/{ident}': {'GET': vgpus.show_vgpu, 'DELETE': vgpus.delete_vgpu},
     '/v1/usage': {'GET': usage.show_usage},
+    '/v1/usage/what-if': {'GET': whatif.show_what_if},
     '/v1/slots': {'GET': slots.list_slots},
     '/v1/vendordata': {'POST': vendordata.vendordata},
     '/v1/quotas/{project_id}': {'GET': quotas.show_quota, 'PUT': quotas.update_quota,

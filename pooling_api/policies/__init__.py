@@ -12,9 +12,10 @@ from pooling_api.policies import slots
 from pooling_api.policies import usage
 from pooling_api.policies import vendordata
 from pooling_api.policies import vgpus
+from pooling_api.policies import whatif
 
 _MODULES = [pools, hosts, devices, profiles, vgpus, usage, quotas, slots, vendordata,
-            metrics]
+            metrics, whatif]
 
 
 

@@ -97,3 +97,31 @@ def test_metrics_during_a_run(stack):
         [sys.executable, '-m', 'pooling.cmd.manage', '--database-connection', stack.db_url,
          'what-if', '--pool', 'nope'], capture_output=True, text=True, timeout=120)
     assert bad.returncode != 0 and 'nope' in bad.stderr
+
+
+def test_what_if_api(stack):
+    c = stack.client
+    for i in range(3):
+        resp = c.post('/v1/vgpus', {'name': 'w%d' % i, 'compute_percent': 25,
+                                    'memory_mb': 20480})
+        assert resp.status_int == 201, resp.text
+    resp = c.get('/v1/usage/what-if?policy=binpack,spread&seeds=1-2&scale=2')
+    assert resp.status_int == 200, resp.text
+    report = resp.json
+    assert report['arrivals_recorded'] == 3 and report['seeds'] == [1, 2]
+    assert report['cards'] == {'A100-SXM4-80GB': 6, 'H100-SXM5-80GB': 2, 'Ascend910B': 2}
+    assert set(report['policies']) == {'binpack', 'spread'}
+    cards = c.get('/v1/usage/what-if?policy=binpack&seeds=1&cards=A100-SXM4-80GB%3D8x1')
+    assert cards.status_int == 200, cards.text
+    assert cards.json['capacity_gpus'] == 8
+    # Bad input says what is wrong; a member may not ask.
+    for query, words in (('policy=nope', "unknown scheduling policy 'nope'"),
+                         ('seeds=1-9', 'at most 5 seeds'),
+                         ('scale=99', 'scale'),
+                         ('cards=X9%3D1x1', 'give its memory'),
+                         ('pool=nope', 'nope')):
+        bad = c.get('/v1/usage/what-if?' + query)
+        assert bad.status_int in (400, 404), (query, bad.text)
+        assert words in bad.json['errors'][0]['detail'], (query, bad.json)
+    denied = c.as_('p1', 'member,reader').get('/v1/usage/what-if')
+    assert denied.status_int == 403
