@@ -134,6 +134,13 @@ def device_list(request):
     return [Resource(d) for d in client(request).list_devices()]
 
 
+def what_if(request, scale=1, cards=None, seeds=None, policy=None) -> dict:
+    """The what-if report of the pool's recorded demand (GET /v1/usage/what-if, admin)."""
+    # NOTE: poolingclient has no call for it yet.
+    return client(request)._get('/usage/what-if', {'scale': scale, 'cards': cards or None,
+                                                   'seeds': seeds, 'policy': policy})
+
+
 def quota_list(request, project_ids):
     """Quotas of the given projects (the API has no listing: one GET each)."""
     return [Resource(_quota(request, p)) for p in project_ids]

@@ -216,3 +216,18 @@ class PoolsPanelBrowserTests(_Live):
             self.shot(name)
         self.assertIn('gpu-a', self.selenium.page_source)
         self.assertIn('train-0', self.selenium.page_source)  # the slice map names holders
+
+        # What if: the recorded demand replayed by every policy, then on twice the hosts.
+        self.css('a[data-target="#pool_tabs__whatif"]')[0].click()
+        self.wait(lambda: [r for r in self.css('#what_if tbody tr[data-object-id]')
+                           if r.is_displayed()], 'the what-if table', timeout=120)
+        policies = {r.get_attribute('data-object-id')
+                    for r in self.css('#what_if tbody tr[data-object-id]')}
+        self.assertTrue({'binpack', 'spread', 'fgd', 'default'} <= policies, policies)
+        scale = self.css('#whatif_scale')[0]
+        scale.clear()
+        scale.send_keys('2')
+        self.css('#what_if_tab button[type=submit]')[0].click()
+        self.wait(lambda: "hosts x2" in self.css('#what_if_summary')[0].text,
+                  'the replay on twice the hosts', timeout=120)
+        self.shot('dashboard-pools-whatif')

@@ -240,3 +240,29 @@ class AdminViewTests(helpers.BaseAdminViewTests):
         self.assertContains(res, 'Published as pooling-quarter-20g')
         self.assertContains(res, '1 / 10')
         vgpu_list.assert_called_with(mock.ANY, all_projects=True)
+
+
+class WhatIfViewTests(helpers.BaseAdminViewTests):
+    @mock.patch.object(api, 'quota_list', return_value=[])
+    @mock.patch.object(api, 'profile_list', return_value=[])
+    @mock.patch.object(api, 'vgpu_list', return_value=[])
+    @mock.patch.object(api, 'device_list', return_value=[])
+    @mock.patch.object(api, 'host_list', return_value=[])
+    @mock.patch.object(api, 'usage', return_value=[])
+    @mock.patch.object(api, 'what_if')
+    def test_what_if_tab_replays_with_the_asked_hardware(self, what_if, *_others):
+        stats = {'mean': 4.5, 'sd': 0.25, 'per_seed': [4.25, 4.75]}
+        what_if.return_value = {
+            'demand': 'vGPUs recorded in the pool', 'arrivals_recorded': 21,
+            'hardware': "the pool's hosts x2", 'cards': {'A100': 8}, 'capacity_gpus': 8.0,
+            'seeds': [42, 43], 'common_shapes': [],
+            'policies': {'fgd': {'unallocated_pct_at_100': stats,
+                                 'alloc_pct_at_first_failure': stats,
+                                 'failures': {'fragmentation': 3, 'impossible': 1},
+                                 'more_that_fit': {'25% 20480 MiB': 2.5}, 'curve': []}}}
+        res = self.client.get(ADMIN + '?tab=pool_tabs__whatif&scale=2')
+        self.assertContains(res, '4.50 ± 0.25 %')
+        self.assertContains(res, '25% 20480 MiB: 2.5')
+        self.assertContains(res, '3 / 1')
+        self.assertContains(res, "the pool&#x27;s hosts x2")
+        what_if.assert_called_once_with(mock.ANY, scale='2', cards='')

@@ -73,3 +73,32 @@ class QuotasTable(tables.DataTable):
     class Meta:
         name = 'quotas'
         verbose_name = _("Quotas per project")
+
+
+def _stat(res, key, unit='%'):
+    value = res[key]
+    if value['mean'] is None:
+        return '-'
+    return '%.2f ± %.2f %s' % (value['mean'], value['sd'] or 0, unit)
+
+
+class WhatIfTable(tables.DataTable):
+    policy = tables.Column('policy', verbose_name=_("Policy"))
+    unallocated = tables.Column(lambda r: _stat(r.result, 'unallocated_pct_at_100'),
+                                verbose_name=_("Unallocated at full demand"))
+    first_failure = tables.Column(
+        lambda r: _stat(r.result, 'alloc_pct_at_first_failure'),
+        verbose_name=_("Allocated at first refusal"))
+    more = tables.Column(
+        lambda r: '; '.join('%s: %.1f' % kv for kv in r.result['more_that_fit'].items()),
+        verbose_name=_("More of the common shapes that still fit"))
+    failures = tables.Column(
+        lambda r: '%(fragmentation)s / %(impossible)s' % r.result['failures'],
+        verbose_name=_("Refused: fragmentation / impossible"))
+
+    def get_object_id(self, datum):
+        return datum.policy
+
+    class Meta:
+        name = 'what_if'
+        verbose_name = _("What if")

@@ -130,7 +130,40 @@ class QuotasTab(tabs.TableTab):
             return []
 
 
+class WhatIfTab(tabs.TableTab):
+    """Replay the pool's recorded demand with every policy, on its hosts, N x them or other
+    cards (pooling-manage what-if, through GET /v1/usage/what-if)."""
+
+    name = _("What if")
+    slug = 'whatif'
+    table_classes = (pool_tables.WhatIfTable,)
+    template_name = 'admin/accelerator_pools/_whatif.html'
+    preload = False  # a replay takes a moment: run it when the tab is opened
+
+    def _asked(self):
+        get = self.request.GET
+        scale = get.get('scale') or '1'
+        return {'scale': scale if scale.isdigit() else '1', 'cards': get.get('cards', '')}
+
+    def get_what_if_data(self):
+        asked = self._asked()
+        try:
+            report = api.what_if(self.request, scale=asked['scale'], cards=asked['cards'])
+        except Exception:
+            exceptions.handle(self.request, _("Unable to run the what-if replay."))
+            self._report = None
+            return []
+        self._report = report
+        return [api.Resource({'policy': name, 'result': res})
+                for name, res in report['policies'].items()]
+
+    def get_context_data(self, request, **kwargs):
+        context = super().get_context_data(request, **kwargs)
+        context.update(asked=self._asked(), report=getattr(self, '_report', None))
+        return context
+
+
 class PoolTabs(tabs.TabGroup):
     slug = 'pool_tabs'
-    tabs = (UsageTab, HostsTab, DevicesTab, ProfilesTab, QuotasTab)
+    tabs = (UsageTab, HostsTab, DevicesTab, ProfilesTab, QuotasTab, WhatIfTab)
     sticky = True
