@@ -40,6 +40,8 @@ def replay(
     possible=None,
     progress=None,
     at_full=None,
+    until: float | None = None,
+    on_placed=None,
 ) -> dict:
     """Place ``arrivals`` in order on ``model`` with ``scheduler``; return the packing metrics.
 
@@ -51,6 +53,10 @@ def replay(
     :param at_full: ``f(model, scheduler)`` called once, when the arrived demand first reaches
         100 % of capacity (before that arrival is placed), or at the end if it never does; what
         it returns is the result's ``at_full`` entry. It must leave the model as it found it.
+    :param until: stop once the arrived demand rounds above this % of capacity (the curve then
+        ends there).
+    :param on_placed: ``f(model, placement)`` after each placement is applied (the benchmark
+        counts what it wants to, e.g. placements that straddle NVLink islands).
     """
     memo: dict = {}
     arrived = used = reserved = 0
@@ -89,7 +95,11 @@ def replay(
             used += arrival.demand_milli
             reserved += sum(s.compute_milli for s in placement.slices)
             remote_placed += placement.remote
+            if on_placed is not None:
+                on_placed(model, placement)
         bucket = int(round_half_up(arrived / unit))
+        if until is not None and bucket > until:
+            break
         buckets.setdefault(bucket, []).append(round_half_up(used / unit, 2))
         if bucket == 100:
             reserved_at_100 = reserved

@@ -195,3 +195,15 @@ def test_fill_to_is_the_benchmarks_clone_rule():
     pods = [openb.Pod("p%d" % i, 1000, 10, 1, 500, None) for i in range(4)]
     stream, _ = openb.arrival_stream(pods, capacity=4000, seed=42)
     assert sum(p.gpu_demand for p in stream) <= 1.3 * 4000
+
+
+def test_replay_until_and_on_placed():
+    model = PoolModel()
+    model.add_host("h", fabric="f")
+    for i in range(4):
+        model.upsert_device("d%d" % i, "h", "nvidia", "A100", memory_mb=80000)
+    arrivals = [replay.Arrival(Request(500, 1000), 500)] * 12  # 150 % of 4 cards
+    seen = []
+    run = replay.replay(model, arrivals, Scheduler(model, "binpack"), 4000,
+                        on_placed=lambda m, p: seen.append(p.host), until=100)
+    assert run["curve"][-1][0] == 100 and seen == ["h"] * 8
