@@ -14,10 +14,11 @@ def history(vgpu) -> list[tuple[str, str]]:
     NOTE: the API keeps no event log per vGPU; this is what a vGPU row carries.
     """
     events = [(vgpu.created_at, _("Requested"))]
-    if getattr(vgpu, 'updated_at', None) and vgpu.updated_at != vgpu.created_at:
+    updated = getattr(vgpu, 'updated_at', None)
+    if updated and (updated != vgpu.created_at or vgpu.state != 'SCHEDULED'):
         state = dict(vgpu_tables.STATE_DISPLAY).get(vgpu.state, vgpu.state)
         reason = (' (%s)' % vgpu.state_reason) if vgpu.state_reason else ''
-        events.append((vgpu.updated_at, '%s%s' % (state, reason)))
+        events.append((updated, '%s%s' % (state, reason)))
     return [(when.replace('T', ' ')[:19] if when else '-', what) for when, what in events]
 
 
