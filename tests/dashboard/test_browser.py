@@ -174,6 +174,29 @@ class VgpuPanelBrowserTests(_Live):
         self.wait(lambda: self._row('browser-1') is None
                   or 'Deleted' in self._row('browser-1').text, 'the vGPU to be deleted')
 
+    def test_detail_page_follows_the_state_without_reloading(self):
+        from pooling import service as pooling_service
+        from pooling_api import aio
+
+        # With the conductor stopped the vGPU stays SCHEDULED; a new conductor then prepares
+        # it (at once, or when its reconciler re-drives it) while the page is open.
+        old = self.aio.services[0]
+        old.stop()
+        status, vgpu = aio._http('POST', self.aio.endpoint + '/v1/vgpus',
+                                 {'name': 'slow-1', 'compute_percent': 10, 'memory_mb': 1024})
+        self.assertEqual(201, status, vgpu)
+        self.open('/project/vgpus/%s/' % vgpu['uuid'])
+        state = self.wait(lambda: self.css('#vgpu_state'), 'the detail page')[0]
+        self.assertEqual('SCHEDULED', state.text)
+        self.selenium.execute_script('window.__same_page = true;')
+        new = pooling_service.ConductorService(self.aio.conf, old.transport)
+        new.start()
+        self.aio.services[0] = new
+        self.wait(lambda: self.css('#vgpu_state')[0].text == 'ACTIVE', 'the state to be ACTIVE',
+                  timeout=90)
+        self.assertTrue(self.selenium.execute_script('return window.__same_page === true;'))
+        self.assertIn('gpu-', self.css('#slices')[0].text)
+
     def test_a_shape_no_card_holds_fails_cleanly(self):
         form = self._fill_shape('too-big', 10, 900000)
         form.find_element('css selector', 'button[type=submit], input[type=submit]').click()

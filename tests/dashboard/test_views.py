@@ -158,6 +158,15 @@ class VgpuViewTests(helpers.TestCase):
         self.assertContains(res, 's3cret')  # a member of the project may see its lease
 
     @mock.patch.object(api, 'vgpu_get')
+    def test_a_transitional_detail_page_polls_itself(self, vgpu_get):
+        vgpu_get.return_value = _vgpu(state='PREPARING')
+        url = reverse('horizon:project:vgpus:detail', args=['x'])
+        self.assertContains(self.client.get(url), 'data-refresh="true"')
+        self.assertContains(self.client.get(url), 'DOMParser')
+        vgpu_get.return_value = _vgpu(state='ACTIVE')
+        self.assertNotContains(self.client.get(url), 'DOMParser')
+
+    @mock.patch.object(api, 'vgpu_get')
     def test_a_reader_does_not_see_the_lease(self, vgpu_get):
         vgpu_get.return_value = _vgpu(attachment={'remote': {'token': 's3cret'}})
         self.setActiveUser(id=self.user.id, token=self.token, username=self.user.name,
