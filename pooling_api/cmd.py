@@ -38,5 +38,5 @@ def main(argv=None):
     print('pooling-api serving on http://%s:%d with %d workers'
           % (conf.api.host, conf.api.port, conf.api.workers), flush=True)
     _Server({'bind': '%s:%d' % (conf.api.host, conf.api.port), 'workers': conf.api.workers,
-             'worker_class': 'gthread', 'threads': 8, 'accesslog': None,
+             'worker_class': 'gthread', 'threads': conf.api.threads, 'accesslog': None,
              'timeout': 60}).run()

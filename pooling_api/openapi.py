@@ -11,6 +11,7 @@ import yaml
 
 from pooling_api import microversion
 from pooling_api.controllers import root
+from pooling_api.schemas import capacity
 from pooling_api.schemas import devices
 from pooling_api.schemas import hosts
 from pooling_api.schemas import pools
@@ -67,6 +68,7 @@ OPERATIONS = {
     ('/v1/vgpus/{ident}', 'DELETE'): (None, None, 202, None),
     ('/v1/usage', 'GET'): (usage.QUERY, None, 200, usage.USAGE),
     ('/v1/usage/what-if', 'GET'): (whatif.QUERY, None, 200, whatif.REPORT),
+    ('/v1/capacity', 'GET'): (capacity.QUERY, None, 200, capacity.CAPACITY),
     ('/v1/slots', 'GET'): (slots.LIST_QUERY, None, 200, slots.SLOTS),
     ('/v1/vendordata', 'POST'): (None, vendordata.REQUEST, 200, vendordata.RESPONSE),
     ('/v1/quotas/{project_id}', 'GET'): (None, None, 200, quotas.QUOTA),
@@ -107,7 +109,9 @@ def _operation(path, method, query, body, status, response):
     op['responses'][str(status)] = ok
     for code, text in ((400, 'Bad request'), (403, 'Forbidden'), (404, 'Not found'),
                        (405, 'Method not allowed'), (406, 'Unsupported microversion'),
-                       (409, 'Conflict'), (415, 'Unsupported media type')):
+                       (409, 'Conflict'), (413, 'Request body too large'),
+                       (415, 'Unsupported media type'),
+                       (503, 'Database unreachable; retry after Retry-After seconds')):
         op['responses'][str(code)] = {'description': text, 'content': {
             'application/json': {'schema': ERROR}}}
     return op

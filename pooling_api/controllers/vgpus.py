@@ -41,7 +41,7 @@ def _spec(req, body: dict) -> dict:
             profile = profile_obj.get_profile(ctx, body['profile'])
         except exception.NotFound:
             raise method.HTTPError(400, 'pooling.invalid',
-                                   'Unknown profile %r.' % body['profile']) from None
+                                   'Unknown profile %s.' % method.quote(body['profile'])) from None
         spec.update(profile=profile['name'], compute_milli=profile['compute_milli'],
                     memory_mb=profile['memory_mb'], count=profile['count'],
                     models=body.get('models', profile['models']),
@@ -65,8 +65,8 @@ def _spec(req, body: dict) -> dict:
         try:
             host_obj.get_host(ctx, consumer_host)
         except exception.NotFound:
-            raise method.HTTPError(400, 'pooling.invalid',
-                                   'Unknown consumer host %r.' % consumer_host) from None
+            raise method.HTTPError(400, 'pooling.invalid', 'Unknown consumer host %s.'
+                                   % method.quote(consumer_host)) from None
     return spec
 
 

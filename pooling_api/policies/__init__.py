@@ -2,6 +2,7 @@
 
 import itertools
 
+from pooling_api.policies import capacity
 from pooling_api.policies import devices
 from pooling_api.policies import hosts
 from pooling_api.policies import metrics
@@ -14,8 +15,8 @@ from pooling_api.policies import vendordata
 from pooling_api.policies import vgpus
 from pooling_api.policies import whatif
 
-_MODULES = [pools, hosts, devices, profiles, vgpus, usage, quotas, slots, vendordata,
-            metrics, whatif]
+_MODULES = [pools, hosts, devices, profiles, vgpus, usage, capacity, quotas, slots,
+            vendordata, metrics, whatif]
 
 
 

@@ -203,6 +203,25 @@ class ShowDevice(command.ShowOne):
         return common.show(common.client(self).find_device(parsed_args.device))
 
 
+CAPACITY_FIELDS = [
+    ("Profile", "name"),
+    ("Available", "available"),
+]
+
+
+class ShowCapacity(command.Lister):
+    """How many vGPUs of each profile the pool could give now (any project reader)."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument("--pool", metavar="<pool>", help="Only this pool (name or UUID)")
+        return parser
+
+    def take_action(self, parsed_args):
+        found = common.client(self).capacity(parsed_args.pool)
+        return common.listing(found["profiles"], CAPACITY_FIELDS)
+
+
 class ShowUsage(command.Lister):
     """Show capacity, allocation, free and stranded capacity per pool and model."""
 

@@ -5,23 +5,21 @@ tokens and with ``--os-auth-type none``; it pins the microversion on every
 request and turns API-SIG error bodies into :mod:`poolingclient.exceptions`.
 """
 
-import re
+
 from typing import Any
 from urllib import parse
 
 from keystoneauth1 import adapter
+from oslo_utils import uuidutils
 
 from poolingclient import exceptions
 
 SERVICE_TYPE = "accelerator-pool"
 DEFAULT_MICROVERSION = "1.0"
 
-_UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$")
-
-
 def is_uuid_like(value: str) -> bool:
-    """True when ``value`` is written like a UUID (with or without dashes)."""
-    return bool(_UUID_RE.match(value or ""))
+    """True when ``value`` is written like a UUID (oslo.utils' rules: dashes optional)."""
+    return uuidutils.is_uuid_like(value or "")
 
 
 def _root(endpoint: str | None) -> str | None:
@@ -124,6 +122,11 @@ class Client:
 
     def usage(self, pool: str | None = None) -> list[dict]:
         return self._get("/usage", {"pool": pool})["usage"]
+
+    def capacity(self, pool: str | None = None) -> dict:
+        """Free capacity per model and per profile (microversion 1.1; any reader)."""
+        path = "/capacity" + ("?" + parse.urlencode({"pool": pool}) if pool else "")
+        return self._request("GET", path, microversion="1.1")["capacity"]
 
     # -- profiles -------------------------------------------------------
 

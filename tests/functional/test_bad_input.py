@@ -103,4 +103,4 @@ def test_latest_microversion_is_accepted(api):
     resp = api.client.get('/v1/pools', headers={'OpenStack-API-Version':
                                                 'accelerator-pool latest'})
     assert resp.status_int == 200
-    assert resp.headers['OpenStack-API-Version'] == 'accelerator-pool 1.0'
+    assert resp.headers['OpenStack-API-Version'] == 'accelerator-pool 1.1'

@@ -164,3 +164,14 @@ def test_usage_all_pools(requests_mock):
     columns, rows = fakes.run(pools.ShowUsage, [])
     assert rows == [] and columns[0] == "Pool"
     assert requests_mock.last_request.query == ""
+
+
+def test_capacity_asks_for_microversion_1_1(requests_mock):
+    requests_mock.get(fakes.V1 + "/capacity", json={"capacity": {
+        "models": [], "available_limit": 32,
+        "profiles": [{"name": "half", "available": 3}]}})
+    columns, rows = fakes.run(pools.ShowCapacity, ["--pool", "site-a"])
+    assert rows == [("half", 3)] and columns == ("Profile", "Available")
+    assert requests_mock.last_request.qs == {"pool": ["site-a"]}
+    assert requests_mock.last_request.headers["OpenStack-API-Version"] == \
+        "accelerator-pool 1.1"
