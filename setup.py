@@ -12,5 +12,6 @@ _DRIVERS = ['pooling_drivers' + name[len('drivers'):]
             for name in find_packages(include=['drivers', 'drivers.*'])]
 
 setup(packages=find_packages(include=['pooling', 'pooling.*', 'pooling_api', 'pooling_api.*',
-                                      'poolingclient', 'poolingclient.*']) + _DRIVERS,
+                                      'poolingclient', 'poolingclient.*',
+                                      'pooling_dashboard', 'pooling_dashboard.*']) + _DRIVERS,
       package_dir={'pooling_drivers': 'drivers'})

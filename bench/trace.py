@@ -1,21 +1,27 @@
-"""The Alibaba GPU trace v2023 ("openb") as the FGD paper replays it.
+"""The Alibaba GPU trace v2023 ("openb") for the benchmarks: where the shared copy lives.
 
-Reading node and pod CSVs of the trace's schema (the ``multigpu*`` pod files have only the first
-five columns), building a ``PoolModel`` of the cluster, turning pods into scheduler ``Request``s
-in the comparable mode (``gpu_milli`` sets compute share and memory share alike) and generating
-the seeded arrival stream: shuffle, random clones up to 130 % of capacity, per-seed node order.
+Reading the trace and building its arrivals is ``pooling.planner.openb`` (``pooling-manage
+what-if`` replays openb files too); this module adds the default paths of the shared copy and
+re-exports the rest under the names the benchmarks have always used.
 """
 
 from __future__ import annotations
 
-import collections
-import csv
-import dataclasses
 import os
-import random
 
-from pooling.scheduler import PoolModel
-from pooling.scheduler import Request
+from pooling.planner import openb
+from pooling.planner.openb import CARD_MEMORY_MB  # noqa: F401
+from pooling.planner.openb import TUNE  # noqa: F401
+from pooling.planner.openb import Node  # noqa: F401
+from pooling.planner.openb import Pod  # noqa: F401
+from pooling.planner.openb import arrival_stream  # noqa: F401
+from pooling.planner.openb import build_model  # noqa: F401
+from pooling.planner.openb import capacity_milli  # noqa: F401
+from pooling.planner.openb import load_nodes  # noqa: F401
+from pooling.planner.openb import load_pods  # noqa: F401
+from pooling.planner.openb import node_order  # noqa: F401
+from pooling.planner.openb import target_workload  # noqa: F401
+from pooling.planner.openb import to_request  # noqa: F401
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: Folders that may hold the trace's CSVs, in order: ``$POOLING_TRACE_DIR``, what
@@ -30,7 +36,7 @@ NODES_FILE = "openb_node_list_gpu_node.csv"
 PODS_FILE = "openb_pod_list_default.csv"
 
 
-class TraceMissing(Exception):
+class TraceMissing(openb.TraceMissing):
     """A trace file is not here; the message says how to get it."""
 
 
@@ -62,166 +68,3 @@ def check_exists(*paths: str) -> None:
             "(or --nodes/--pods) at a folder that has them."
             % ", ".join(missing)
         )
-
-#: nominal memory of every card in the comparable mode: a request of gpu_milli takes
-#: gpu_milli * CARD_MEMORY_MB / 1000 MiB, so memory stays exactly proportional to compute.
-CARD_MEMORY_MB = 32000
-TUNE = 1.3
-
-
-@dataclasses.dataclass(frozen=True)
-class Node:
-    name: str
-    cpu_milli: int
-    memory_mib: int
-    gpus: int
-    model: str
-
-
-@dataclasses.dataclass(frozen=True)
-class Pod:
-    name: str
-    cpu_milli: int
-    memory_mib: int
-    num_gpu: int
-    gpu_milli: int
-    gpu_spec: frozenset[str] | None
-
-    @property
-    def gpu_demand(self) -> int:
-        """Requested GPU-milli of the pod (cards x share)."""
-        return self.num_gpu * self.gpu_milli
-
-
-def _int(row, key, default=0):
-    value = (row.get(key) or "").strip()
-    return int(float(value)) if value else default
-
-
-def load_nodes(path: str) -> list[Node]:
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    nodes = [
-        Node(
-            r["sn"],
-            _int(r, "cpu_milli"),
-            _int(r, "memory_mib"),
-            _int(r, "gpu"),
-            (r.get("model") or "").strip() or "unknown",
-        )
-        for r in rows
-    ]
-    return [n for n in nodes if n.gpus > 0 or n.cpu_milli > 0]
-
-
-def load_pods(path: str) -> list[Pod]:
-    """Pods of any file of the trace's schema; missing ``gpu_spec`` means any model."""
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    pods = []
-    for r in rows:
-        spec = (r.get("gpu_spec") or "").strip()
-        num_gpu = _int(r, "num_gpu")
-        pods.append(
-            Pod(
-                r["name"],
-                _int(r, "cpu_milli"),
-                _int(r, "memory_mib"),
-                num_gpu,
-                _int(r, "gpu_milli") if num_gpu else 0,
-                frozenset(spec.split("|")) if spec else None,
-            )
-        )
-    return pods
-
-
-def capacity_milli(nodes: list[Node]) -> int:
-    return sum(n.gpus for n in nodes) * 1000
-
-
-def to_request(pod: Pod, remote: bool = False) -> Request:
-    """The comparable-mode request of a pod (remote: CPU/RAM may run on another host)."""
-    locality = "remote-allowed" if remote else "local"
-    if not pod.num_gpu:
-        return Request(
-            0, 0, count=0, cpu_milli=pod.cpu_milli, ram_mb=pod.memory_mib, locality=locality
-        )
-    return Request(
-        pod.gpu_milli,
-        pod.gpu_milli * CARD_MEMORY_MB // 1000,
-        count=pod.num_gpu,
-        models=pod.gpu_spec,
-        cpu_milli=pod.cpu_milli,
-        ram_mb=pod.memory_mib,
-        locality=locality,
-    )
-
-
-def arrival_stream(pods: list[Pod], capacity: int, seed: int, tune: float = TUNE):
-    """The FGD protocol's arrivals: (stream of pods, node permutation rng).
-
-    Pods sorted by name are shuffled; clones of uniformly drawn pods (from the name-sorted list)
-    are appended until the first draw whose per-card share would push the requested GPU-milli
-    above ``tune`` x capacity; a trace already above it is tuned down by dropping random pods.
-    """
-    rng = random.Random(seed)
-    base = sorted(pods, key=lambda p: p.name)
-    stream = list(base)
-    rng.shuffle(stream)
-    limit = tune * capacity
-    requested = sum(p.gpu_demand for p in stream)
-    if requested <= limit:
-        while True:
-            pod = base[rng.randrange(len(base))]
-            # NOTE: the stop rule compares the per-card share, not the pod's total (as the
-            # paper's simulator does), so a multi-card clone may overshoot slightly.
-            if requested + pod.gpu_milli > limit:
-                break
-            stream.append(pod)
-            requested += pod.gpu_demand
-    else:
-        while requested > limit and stream:
-            pod = stream.pop(rng.randrange(len(stream)))
-            requested -= pod.gpu_demand
-    return stream, rng
-
-
-def node_order(nodes: list[Node], rng: random.Random) -> list[Node]:
-    """Nodes in the per-seed tie-break order: name order renamed by a random permutation."""
-    by_name = sorted(nodes, key=lambda n: n.name)
-    perm = list(range(len(by_name)))
-    rng.shuffle(perm)
-    ranked = sorted(range(len(by_name)), key=lambda i: perm[i])
-    return [by_name[i] for i in ranked]
-
-
-def build_model(nodes: list[Node], fabric_size: int = 0, replicas: int = 1) -> PoolModel:
-    """A model of the cluster, hosts inserted in the given order (= tie-break order).
-
-    ``fabric_size`` > 0 groups that many consecutive hosts per fabric; 0 puts all in one.
-    """
-    model = PoolModel()
-    i = 0
-    for r in range(replicas):
-        for n in nodes:
-            name = n.name if replicas == 1 else "%s-r%d" % (n.name, r)
-            fabric = "fabric-%d" % (i // fabric_size) if fabric_size else "fabric-0"
-            model.add_host(name, fabric=fabric, cpu_milli=n.cpu_milli, ram_mb=n.memory_mib)
-            for g in range(n.gpus):
-                model.upsert_device(
-                    "%s-gpu%d" % (name, g),
-                    name,
-                    "nvidia",
-                    n.model,
-                    compute_total=1000,
-                    memory_mb=CARD_MEMORY_MB,
-                )
-            i += 1
-    return model
-
-
-def target_workload(pods: list[Pod]) -> list[tuple[tuple, int]]:
-    """FGD's target workload: shapes (cpu, gpu_milli, num_gpu, gpu_spec) of the original trace
-    (no clones, CPU-only pods included) with their pod counts."""
-    counts = collections.Counter(to_request(p).shape() for p in pods)
-    return list(counts.items())

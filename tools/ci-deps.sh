@@ -16,11 +16,16 @@
 #                               libvirt-python against it when it is present
 #   nginx-light                 tests/functional/test_slow_bodies.py runs pooling-api behind
 #                               etc/pooling/nginx/pooling-api.conf (the documented deployment)
+#   chromium chromium-driver    the dashboard's headless browser tests (tests/dashboard/
+#                               test_browser.py skips, saying so, without them)
 #   iproute2 util-linux         network namespaces (ip netns) for the remote data plane tests and
 #                               unshare for LUPINE's confinement
 #
 # Other helpers append their own lines to PACKAGES (one group per platform, with why).
-set -eu
+set -u
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${POOLING_VENV:-$ROOT/.venv}"
+CONSTRAINTS="${TOX_CONSTRAINTS_FILE:-$ROOT/upper-constraints.txt}"
 PACKAGES=(
     # containers (CDI)
     podman runc busybox-static
@@ -31,15 +36,37 @@ PACKAGES=(
     nginx-light
     # remote data plane: namespaces
     iproute2 util-linux
+    # dashboard browser tests
+    chromium chromium-driver
 )
 missing=()
 for pkg in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' \
         || missing+=("$pkg")
 done
-if [ ${#missing[@]} -eq 0 ]; then
-    exit 0
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "ci-deps: installing ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    { apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null 2>&1 \
+        || { apt-get update -q >/dev/null && \
+             apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null; }; } \
+        || echo "ci-deps: could not install ${missing[*]}; the tests that need them skip" >&2
 fi
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -q
-apt-get install -y -q "${missing[@]}"
+
+# The project's venv (built after the Debian packages: libvirt-python needs libvirt-dev).
+bash "$ROOT/tools/venv.sh" || echo "ci-deps: tools/venv.sh failed" >&2
+
+# The dashboard's Python side (Horizon, Django, selenium, pytest-django, pinned by
+# upper-constraints.txt) in the project's venv: without it tests/dashboard is left out.
+if [ -x "$VENV/bin/pip" ]; then
+    STAMP="$VENV/.pooling-dashboard-installed"
+    if [ ! -f "$STAMP" ] || [ "$ROOT/dashboard-requirements.txt" -nt "$STAMP" ]; then
+        if "$VENV/bin/pip" install -q -c "$CONSTRAINTS" -r "$ROOT/dashboard-requirements.txt" \
+                2> >(grep -v "WARNING: Location" >&2); then
+            touch "$STAMP"
+        else
+            echo "ci-deps: dashboard requirements NOT installed: tests/dashboard is left out" >&2
+        fi
+    fi
+fi
+exit 0

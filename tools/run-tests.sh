@@ -5,6 +5,9 @@
 set -u
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+# Debian packages the suite's real parts need (podman, libvirt, nginx, chromium ...), then the
+# venv; tests whose packages could not be installed skip and say why.
+bash tools/ci-deps.sh
 bash tools/venv.sh || { echo "0 passed, 1 failed"; exit 1; }
 bash tools/ensure-services.sh
 PY="${POOLING_VENV:-$ROOT/.venv}/bin/python"

@@ -1,10 +1,11 @@
-"""pooling-manage: operator commands (db sync, db version, drivers probe)."""
+"""pooling-manage: operator commands (db sync, db version, drivers probe, what-if)."""
 
 import argparse
 import json
 import sys
 
 from pooling.cmd import common
+from pooling.cmd import whatif
 
 
 def _db_sync(conf, args):
@@ -68,6 +69,7 @@ def build_parser():
     probe.add_argument('--drivers', help='Comma-separated names (default: [agent] '
                                          'enabled_drivers).')
     probe.set_defaults(func=_drivers_probe)
+    whatif.add_parser(sub)
     return parser
 
 
@@ -79,8 +81,12 @@ def main(argv=None):
     conf = common.prepare(oslo_args, configure_db=False)
     if args.database_connection:
         conf.set_override('connection', args.database_connection, group='database')
-    if args.category == 'db':
+    if args.category == 'db' or getattr(args, whatif.NEEDS_DB, False):
         from pooling.db import api as db_api
 
         db_api.configure(conf)
-    args.func(conf, args)
+    return args.func(conf, args)
+
+
+if __name__ == '__main__':
+    sys.exit(main())

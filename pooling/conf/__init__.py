@@ -13,13 +13,14 @@ from pooling.conf import baremetal
 from pooling.conf import conductor
 from pooling.conf import gateway
 from pooling.conf import libvirt
+from pooling.conf import metrics
 from pooling.conf import platforms
 from pooling.conf import remoting
 from pooling.conf import scheduler
 from pooling.conf import vmware
 
-_MODULES = (api, agent, baremetal, conductor, gateway, libvirt, platforms, remoting, scheduler,
-            vmware)
+_MODULES = (api, agent, baremetal, conductor, gateway, libvirt, metrics, platforms, remoting,
+            scheduler, vmware)
 
 
 def register_opts(conf: cfg.ConfigOpts) -> None:

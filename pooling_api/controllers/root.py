@@ -17,6 +17,7 @@ from pooling_api.controllers import capacity
 from pooling_api.controllers import devices
 from pooling_api.controllers import hosts
 from pooling_api.controllers import leases
+from pooling_api.controllers import metrics
 from pooling_api.controllers import pools
 from pooling_api.controllers import profiles
 from pooling_api.controllers import quotas
@@ -25,6 +26,7 @@ from pooling_api.controllers import usage
 from pooling_api.controllers import vendordata
 from pooling_api.controllers import versions
 from pooling_api.controllers import vgpus
+from pooling_api.controllers import whatif
 
 LOG = logging.getLogger(__name__)
 
@@ -44,11 +46,13 @@ ROUTES = {
     '/v1/vgpus/{ident}/lease': {'GET': leases.show_lease, 'POST': leases.issue_lease,
                                 'PUT': leases.renew_lease, 'DELETE': leases.revoke_lease},
     '/v1/usage': {'GET': usage.show_usage},
+    '/v1/usage/what-if': {'GET': whatif.show_what_if},
     '/v1/capacity': {'GET': capacity.show_capacity},
     '/v1/slots': {'GET': slots.list_slots},
     '/v1/vendordata': {'POST': vendordata.vendordata},
     '/v1/quotas/{project_id}': {'GET': quotas.show_quota, 'PUT': quotas.update_quota,
                                 'DELETE': quotas.delete_quota},
+    '/metrics': {'GET': metrics.show_metrics},
 }
 
 # NOTE: how long a client is told to wait when the database is unreachable: a

@@ -121,6 +121,9 @@ def check_response(method: str, path: str, resp) -> None:
     if schema is None:
         assert not resp.text, (method, path, resp.text)
         return
+    if schema is openapi.PROMETHEUS_TEXT:
+        assert resp.content_type == 'text/plain', (method, path, resp.content_type)
+        return
     assert resp.content_type == 'application/json', (method, path, resp.content_type)
     jsonschema.validate(json.loads(resp.text), schema)
 
