@@ -14,14 +14,12 @@ import argparse
 import collections
 import hashlib
 import json
-import math
-import statistics
 import sys
 import time
 
 from bench import trace
 from bench.baselines import BASELINES
-from pooling.scheduler import NoValidHost
+from pooling.planner import replay
 from pooling.scheduler import Scheduler
 from pooling.scheduler import load_policy
 from pooling.scheduler import topology as topology_mod
@@ -66,12 +64,6 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
-def _round(x: float, nd: int = 0) -> float:
-    """Round half away from zero (Go's math.Round), not Python's banker's rounding."""
-    f = 10**nd
-    return math.floor(x * f + 0.5) / f
-
-
 def run_one(
     policy: str,
     nodes,
@@ -83,10 +75,12 @@ def run_one(
     until: float | None = None,
     topology: bool = False,
 ) -> dict:
-    """One seeded replay; returns the per-run metrics.
+    """One seeded replay (``pooling.planner.replay``); returns the per-run metrics.
 
     ``until``: stop once the arrived demand rounds above this % of capacity (the headline
-    metric needs only up to 100; the curve then ends there).
+    metric needs only up to 100; the curve then ends there). ``topology``: hosts get NVLink
+    islands (``trace.island_links``) and multi-card placements that straddle islands although
+    one island could hold them are counted.
     """
     capacity = trace.capacity_milli(nodes)
     stream, rng = trace.arrival_stream(pods, capacity, seed)
@@ -95,67 +89,25 @@ def run_one(
     )
     model.set_target_workload(trace.target_workload(pods))
     sched = Scheduler(model, make_policy(policy, seed))
-    possible = {}
-    arrived = used = reserved = 0
-    unit = capacity / 100  # GPU-milli per percent of capacity
-    reserved_at_100 = None
-    last_below = reserved_below = 0.0
-    buckets: dict[int, list[float]] = {}
-    first_failure = None
-    failures = {"fragmentation": 0, "impossible": 0}
-    remote_placed = 0
-    straddled = 0
-    for n, pod in enumerate(stream):
-        req = trace.to_request(pod, remote)
-        model.observe(req)
-        arrived += pod.gpu_demand
-        try:
-            placement = sched.select(req)
-        except NoValidHost:
-            if req not in possible:
-                possible[req] = _possible_when_empty(nodes, req)
-            if possible[req]:
-                failures["fragmentation"] += 1
-                if first_failure is None:
-                    first_failure = (used / capacity * 100, arrived / capacity * 100)
-            else:
-                failures["impossible"] += 1
-        else:
-            model.apply(placement)
-            used += pod.gpu_demand
-            reserved += sum(s.compute_milli for s in placement.slices)
-            remote_placed += placement.remote
-            if len(placement.slices) > 1 and topology:
-                straddled += _straddles(model, placement)
-        bucket = int(_round(arrived / unit))
-        if until is not None and bucket > until:
-            break
-        buckets.setdefault(bucket, []).append(_round(used / unit, 2))
-        if bucket == 100:
-            reserved_at_100 = reserved
-        if arrived <= capacity:
-            # NOTE: on small clusters no arrival may land in the 100 % bucket; then the last
-            # allocation at or below 100 % arrived stands for it.
-            last_below = _round(used / unit, 2)
-            reserved_below = reserved
-        if progress and n % 2000 == 0:
-            progress(n, len(stream))
-    curve = [[b, statistics.fmean(v)] for b, v in sorted(buckets.items())]
-    at100 = statistics.fmean(buckets[100]) if 100 in buckets else last_below
-    if reserved_at_100 is None:
-        reserved_at_100 = reserved_below
-    return {
-        "seed": seed,
-        "unallocated_pct_at_100": 100.0 - at100,
-        "alloc_pct_at_first_failure": first_failure[0] if first_failure else None,
-        "arrived_pct_at_first_failure": first_failure[1] if first_failure else None,
-        "failures": failures,
-        "reserved_pct_at_100": reserved_at_100 / capacity * 100,
-        "remote_placements": remote_placed,
-        "straddling_placements": straddled,
-        "decisions": len(stream),
-        "curve": curve,
-    }
+    arrivals = [replay.Arrival(trace.to_request(pod, remote), pod.gpu_demand) for pod in stream]
+    straddled = [0]
+
+    def on_placed(model, placement):
+        if len(placement.slices) > 1:
+            straddled[0] += _straddles(model, placement)
+
+    run = replay.replay(
+        model,
+        arrivals,
+        sched,
+        capacity,
+        possible=_possible_when_empty(nodes),
+        progress=progress,
+        until=until,
+        on_placed=on_placed if topology else None,
+    )
+    del run["at_full"]
+    return dict(run, seed=seed, straddling_placements=straddled[0])
 
 
 def _straddles(model, placement) -> bool:
@@ -172,67 +124,34 @@ def _straddles(model, placement) -> bool:
 _EMPTY: dict = {}
 
 
-def _possible_when_empty(nodes, req) -> bool:
-    """Whether the request fits the empty cluster (else its failure is not fragmentation)."""
+def _possible_when_empty(nodes):
+    """Whether a request fits the empty cluster (else its failure is not fragmentation)."""
     key = id(nodes)
     if key not in _EMPTY:
         _EMPTY.clear()
-        _EMPTY[key] = Scheduler(trace.build_model(nodes), "binpack")
-    try:
-        _EMPTY[key].select(req)
-    except NoValidHost:
-        return False
-    return True
-
-
-def _stats(values):
-    values = [v for v in values if v is not None]
-    if not values:
-        return {"mean": None, "sd": None, "per_seed": []}
-    sd = statistics.stdev(values) if len(values) > 1 else 0.0
-    return {"mean": statistics.fmean(values), "sd": sd, "per_seed": values}
+        _EMPTY[key] = replay.possible_on(lambda: trace.build_model(nodes))
+    return _EMPTY[key]
 
 
 def summarise(runs: list[dict]) -> dict:
-    curves = {}
-    for r in runs:
-        for b, v in r["curve"]:
-            curves.setdefault(b, []).append(v)
     return {
-        "unallocated_pct_at_100": _stats([r["unallocated_pct_at_100"] for r in runs]),
+        "unallocated_pct_at_100": replay.stats([r["unallocated_pct_at_100"] for r in runs]),
         "unallocated_gpus_at_100": None,
-        "alloc_pct_at_first_failure": _stats([r["alloc_pct_at_first_failure"] for r in runs]),
-        "arrived_pct_at_first_failure": _stats([r["arrived_pct_at_first_failure"] for r in runs]),
-        "reserved_pct_at_100": _stats([r["reserved_pct_at_100"] for r in runs]),
+        "alloc_pct_at_first_failure": replay.stats([r["alloc_pct_at_first_failure"] for r in runs]),
+        "arrived_pct_at_first_failure": replay.stats(
+            [r["arrived_pct_at_first_failure"] for r in runs]
+        ),
+        "reserved_pct_at_100": replay.stats([r["reserved_pct_at_100"] for r in runs]),
         "failures": {k: sum(r["failures"][k] for r in runs) for k in runs[0]["failures"]},
-        "remote_placements": _stats([r["remote_placements"] for r in runs]),
-        "straddling_placements": _stats([r["straddling_placements"] for r in runs]),
+        "remote_placements": replay.stats([r["remote_placements"] for r in runs]),
+        "straddling_placements": replay.stats([r["straddling_placements"] for r in runs]),
         "seeds": [r["seed"] for r in runs],
-        "curve": [[b, statistics.fmean(v)] for b, v in sorted(curves.items())],
+        "curve": replay.mean_curve(runs),
     }
 
 
 def plot(result: dict, path: str, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(8, 5))
-    for name, res in result["policies"].items():
-        xs, ys = zip(*res["curve"])
-        mean = res["unallocated_pct_at_100"]["mean"]
-        ax.plot(xs, ys, label="%s (%.2f %% unallocated at 100)" % (name, mean))
-    ax.plot([0, 130], [0, 130], color="grey", linestyle=":", linewidth=1, label="ideal")
-    ax.set_xlim(75, 130)
-    ax.set_ylim(80, 100)
-    ax.axvline(100, color="grey", linewidth=0.5)
-    ax.set_xlabel("arrived GPU demand (% of capacity)")
-    ax.set_ylabel("allocated GPU (% of capacity)")
-    ax.set_title(title)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    replay.plot(result["policies"], path, title)
 
 
 def main(argv=None) -> int:
@@ -352,8 +271,7 @@ def main(argv=None) -> int:
                 r["unallocated_pct_at_100"]["mean"],
                 r["unallocated_pct_at_100"]["sd"],
                 _fmt(r["alloc_pct_at_first_failure"]["mean"]),
-                "; %.1f avoidable island straddles"
-                % r["straddling_placements"]["mean"]
+                "; %.1f avoidable island straddles" % r["straddling_placements"]["mean"]
                 if args.topology
                 else "",
             )

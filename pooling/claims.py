@@ -16,6 +16,7 @@ import time
 from oslo_log import log as logging
 
 from pooling import exception
+from pooling import metrics
 from pooling import scheduler
 from pooling.db import api as db_api
 from pooling.objects import device as device_obj
@@ -155,6 +156,10 @@ class ClaimService:
             return self._model, chosen, placement
 
     def _select(self, request):
+        with metrics.timed_decision():
+            return self._select_snapped(request)
+
+    def _select_snapped(self, request):
         first_error = None
         for candidate in snap(request, self._model.partition_shapes):
             try:
@@ -181,6 +186,10 @@ class ClaimService:
         :raises NoCapacity: nothing fits (409), with the scheduler's reason.
         :raises QuotaExceeded: the project's quota forbids it (409).
         """
+        with metrics.observed_claim():
+            return self._claim(context, spec)
+
+    def _claim(self, context, spec: dict) -> dict:
         request = to_request(spec)
         started = time.monotonic()
         for _attempt in range(self.conf.scheduler.claim_retries):

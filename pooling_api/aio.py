@@ -144,7 +144,13 @@ class AllInOne:
                 ('agent', 'host'): name, ('agent', 'fabric'): fabric,
                 ('agent', 'sim_devices'): devices,
                 # A consumer host runs an agent with no accelerator driver.
-                ('agent', 'enabled_drivers'): ['sim'] if devices else []})
+                ('agent', 'enabled_drivers'): ['sim'] if devices else [],
+                ('agent', 'state_dir'): os.path.join(self.state_dir, 'agents', name),
+                # Every simulated host's gateway on loopback, any free port,
+                # certificates from the all-in-one's own CA.
+                ('gateway', 'host'): '127.0.0.1', ('gateway', 'port'): 0,
+                ('gateway', 'advertise_host'): '127.0.0.1',
+                ('gateway', 'auto_pki_dir'): os.path.join(self.state_dir, 'pki')})
             self.services.append(pooling_service.AgentService(agent_conf, transport))
         for svc in self.services:
             svc.start()

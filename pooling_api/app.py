@@ -1,8 +1,10 @@
 """Build the WSGI application: pecan plus our middleware, composed in code.
 
 Order, outermost first (a request goes down this list, a response up):
-request id → HTTP proxy headers → request sanity (JSON only, UTF-8) → auth
-(keystonemiddleware or noauth; version documents skip it) → context →
+request id → HTTP proxy headers → /healthcheck (oslo.middleware) → body size
+limit (oslo.middleware; refused before a byte is read) → request sanity (JSON
+only, UTF-8 URL) → auth (keystonemiddleware or noauth; version documents skip
+it) → JSON body (read once, bounded in time and depth) → context →
 microversion → pecan → controllers.root.
 """
 
@@ -38,6 +40,7 @@ def build(conf, transport=None, services=None):
                          force_canonical=False, debug=False)
     app = middleware.Microversion(app)
     app = middleware.Context(app, services)
+    app = middleware.JSONBody(app, conf.api.body_read_timeout)
     if conf.api.auth_strategy == 'noauth':
         authed = middleware.NoAuth(app)
     else:
@@ -46,6 +49,8 @@ def build(conf, transport=None, services=None):
         authed = auth_token.AuthProtocol(app, {'oslo_config_config': conf})
     app = middleware.PublicPaths(app, authed, root.PUBLIC)
     app = middleware.RequestSanity(app)
+    app = middleware.BodyLimit(app, conf)
+    app = middleware.Health(app, conf)
     app = http_proxy_to_wsgi.HTTPProxyToWSGI(app, conf)
     app = request_id.RequestId(app)
     return app

@@ -9,6 +9,7 @@ import sys
 
 from gunicorn.app import base as gunicorn_base
 
+from pooling import metrics
 from pooling.cmd import common
 
 
@@ -33,8 +34,9 @@ def main(argv=None):
     files = [argv[i + 1] for i, a in enumerate(argv) if a == '--config-file']
     os.environ['POOLING_CONFIG_FILES'] = ','.join(os.path.abspath(f) for f in files)
     sys.argv = sys.argv[:1]  # gunicorn must not read our flags
+    metrics.prepare_workers(conf)  # one multiprocess directory for every worker's histograms
     print('pooling-api serving on http://%s:%d with %d workers'
           % (conf.api.host, conf.api.port, conf.api.workers), flush=True)
     _Server({'bind': '%s:%d' % (conf.api.host, conf.api.port), 'workers': conf.api.workers,
-             'worker_class': 'gthread', 'threads': 8, 'accesslog': None,
+             'worker_class': 'gthread', 'threads': conf.api.threads, 'accesslog': None,
              'timeout': 60}).run()

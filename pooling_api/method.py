@@ -48,18 +48,78 @@ class HTTPError(Exception):
         self.status, self.code, self.detail, self.headers = status, code, detail, headers
 
 
+# NOTE: our documents nest three levels at most; anything deeper is refused
+# before validation, whose recursion would otherwise meet Python's limit.
+MAX_DEPTH = 32
+# How much of a bad value an error message quotes.
+QUOTE_CHARS = 64
+
+
+def quote(value) -> str:
+    """``repr(value)``, cut to a short prefix: a 50 MB bad value is not echoed back."""
+    text = repr(value)
+    if len(text) > QUOTE_CHARS:
+        text = text[:QUOTE_CHARS] + '... (%d characters)' % len(text)
+    return text
+
+
+def _depth(value) -> int:
+    """Nesting depth of a parsed JSON value, without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = item.values()
+        elif not isinstance(item, list):
+            continue
+        deepest = max(deepest, depth)
+        if depth > MAX_DEPTH:
+            break
+        stack.extend((child, depth + 1) for child in item)
+    return deepest
+
+
+def _not_json(name):
+    raise ValueError('%s is not a JSON number' % name)
+
+
+def parse_json(raw: bytes):
+    """The JSON value in ``raw``, or an HTTPError saying what is wrong with it."""
+    try:
+        text = raw.decode('utf-8')
+    except UnicodeDecodeError:
+        raise HTTPError(400, 'pooling.malformed_json',
+                        'The request body is not valid UTF-8 JSON.') from None
+    try:
+        value = json.loads(text, parse_constant=_not_json) if text else None
+    except RecursionError:
+        raise HTTPError(400, 'pooling.malformed_json',
+                        'The request body nests deeper than %d levels.' % MAX_DEPTH) from None
+    except ValueError as err:
+        raise HTTPError(400, 'pooling.malformed_json',
+                        'The request body is not valid JSON: %s' % str(err)[:200]) from None
+    if _depth(value) > MAX_DEPTH:
+        raise HTTPError(400, 'pooling.malformed_json',
+                        'The request body nests deeper than %d levels.' % MAX_DEPTH)
+    return value
+
+
+_MISSING = object()
+
+
 def json_body(req) -> dict:
-    """The request's JSON object, or a 400/415 that says what is wrong."""
+    """The request's JSON value (parsed once by middleware.JSONBody), or a 400/415."""
     if req.content_type != JSON:
         raise HTTPError(415, 'pooling.unsupported_media_type',
-                        'The request body must be application/json, not %r.'
-                        % (req.content_type or 'nothing'))
-    try:
-        body = json.loads(req.body.decode('utf-8') if req.body else '')
-    except (ValueError, UnicodeDecodeError) as err:
+                        'The request body must be application/json, not %s.'
+                        % quote(req.content_type or 'nothing'))
+    parsed = req.environ.get('pooling.json', _MISSING)
+    if parsed is _MISSING:
+        parsed = parse_json(req.body)
+    if parsed is None:
         raise HTTPError(400, 'pooling.malformed_json',
-                        'The request body is not valid JSON: %s' % err) from None
-    return body
+                        'The request body is not valid JSON: it is empty or null.')
+    return parsed
 
 
 def context(req):

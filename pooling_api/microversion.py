@@ -13,6 +13,9 @@ ENVIRON_KEY = 'pooling.microversion'
 
 VERSIONS = [
     '1.0',  # pools, hosts, devices, profiles, vgpus, usage, quotas
+    '1.1',  # GET /v1/capacity: free capacity per profile and model, for every reader
+    '1.2',  # GET /v1/usage: by_platform, each pool and model's allocation per consumer platform
+    '1.3',  # /v1/vgpus/{uuid}/lease; vgpu shows lease, moves, degraded_reason
 ]
 
 MIN_VERSION = microversion_parse.Version(*map(int, VERSIONS[0].split('.')))
@@ -41,12 +44,23 @@ def extract(headers) -> microversion_parse.Version:
         version = microversion_parse.parse_version_string(text)
     except (TypeError, ValueError):
         raise BadVersion('Invalid microversion %r: expected "%s 1.N" or "latest"'
-                         % (text, SERVICE_TYPE)) from None
+                         % (text[:32], SERVICE_TYPE)) from None
     if not MIN_VERSION <= version <= MAX_VERSION:
         raise UnsupportedVersion('Microversion %s is not supported: this server supports %s '
                                  'to %s' % (text, VERSIONS[0], VERSIONS[-1]))
     return version
 
 
+def requested(req) -> microversion_parse.Version:
+    """The microversion ``req`` was given (set by the Microversion middleware)."""
+    return req.environ.get(ENVIRON_KEY, MIN_VERSION)
+
+
 def max_version_string() -> str:
     return VERSIONS[-1]
+
+
+def at_least(req, text: str) -> bool:
+    """Whether the request asked for microversion ``text`` or newer."""
+    wanted = microversion_parse.Version(*map(int, text.split('.')))
+    return req.environ.get(ENVIRON_KEY, MIN_VERSION) >= wanted

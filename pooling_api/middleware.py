@@ -1,7 +1,14 @@
 """WSGI middleware of our own: identity without Keystone, context, microversion."""
 
+import io
+import socket
+import threading
+
+from oslo_middleware import healthcheck
+from oslo_middleware import sizelimit
 import webob
 import webob.dec
+import webob.exc
 
 from pooling import context as pooling_context
 from pooling_api import method
@@ -65,6 +72,8 @@ class RequestSanity:
     answer their failures with HTML (or a 500 for a multipart type without a
     boundary); this API only speaks JSON, so such input stops here with a 4xx
     that says what is wrong (found by the schemathesis run, BUG-2 and BUG-5).
+    The body itself is not read here: that waits for ``JSONBody``, after
+    authentication, so an anonymous client costs no body read.
     """
 
     def __init__(self, app):
@@ -82,16 +91,143 @@ class RequestSanity:
         if req.content_type and req.content_type != method.JSON:
             if has_body:
                 return method.error(req, 415, 'pooling.unsupported_media_type',
-                                    'The request body must be application/json, not %r.'
-                                    % req.content_type)
+                                    'The request body must be application/json, not %s.'
+                                    % method.quote(req.content_type))
             del req.environ['CONTENT_TYPE']  # nothing to parse; keep pecan from trying
-        if has_body and req.content_type == method.JSON:
-            try:
-                req.body.decode('utf-8')
-            except UnicodeDecodeError:
-                return method.error(req, 400, 'pooling.malformed_json',
-                                    'The request body is not valid UTF-8 JSON.')
         return req.get_response(self.app)
+
+
+class JSONBody:
+    """Read and parse a JSON body once, bounded in size, depth and time.
+
+    The parsed value goes to ``environ['pooling.json']`` and the body is
+    emptied, so pecan (which parses JSON bodies itself, outside our error
+    handling: a 10,000-deep array was a 500 HTML page, issue 13) has nothing
+    left to parse. Size is bounded before this by oslo.middleware's
+    RequestBodySizeLimiter; time by ``read_timeout`` (a client trickling its
+    body gets a 408 instead of holding a server thread for as long as it
+    likes).
+    """
+
+    CHUNK = 65536
+
+    def __init__(self, app, read_timeout: float):
+        self.app = app
+        self.read_timeout = read_timeout
+
+    def _read(self, req) -> bytes:
+        # NOTE: gunicorn hands its client socket in the environ, and its body
+        # reader loops on recv until it has what was asked for, so a timeout on
+        # each recv would not bound a trickle; a timer shuts the socket's read
+        # side at the deadline instead, which ends any read at once (the 408
+        # still goes out). Other servers (mod_wsgi, uWSGI, the test client)
+        # bound body time themselves.
+        sock = req.environ.get('gunicorn.socket')
+        expired = threading.Event()
+
+        def expire():
+            expired.set()
+            try:
+                sock.shutdown(socket.SHUT_RD)
+            except OSError:
+                pass
+
+        timer = None
+        if sock is not None:
+            timer = threading.Timer(self.read_timeout, expire)
+            timer.daemon = True
+            timer.start()
+        stream = req.environ['wsgi.input']
+        chunks = []
+        left = req.content_length
+        try:
+            while left is None or left > 0:
+                chunk = stream.read(self.CHUNK if left is None else min(left, self.CHUNK))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                if left is not None:
+                    left -= len(chunk)
+        except Exception:
+            if expired.is_set():
+                raise TimeoutError from None
+            raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+        if expired.is_set() or (left is not None and left > 0):
+            raise TimeoutError  # cut off, or the client closed before the end
+        return b''.join(chunks)
+
+    @webob.dec.wsgify
+    def __call__(self, req):
+        has_body = bool(req.content_length) or req.environ.get('wsgi.input_terminated')
+        if not has_body or req.content_type != method.JSON or req.method == 'GET':
+            return req.get_response(self.app)
+        try:
+            raw = self._read(req)
+        except webob.exc.HTTPRequestEntityTooLarge:
+            return method.error(req, 413, 'pooling.request_too_large',
+                                'The request body is larger than %d bytes.' % self.limit(req))
+        except (TimeoutError, OSError):
+            resp = method.error(req, 408, 'pooling.request_timeout',
+                                'The request body did not arrive within %s seconds.'
+                                % self.read_timeout)
+            resp.headers['Connection'] = 'close'
+            return resp
+        try:
+            req.environ['pooling.json'] = method.parse_json(raw)
+        except method.HTTPError as err:
+            return method.error(req, err.status, err.code, err.detail)
+        req.environ['wsgi.input'] = io.BytesIO(b'')
+        req.environ['CONTENT_LENGTH'] = '0'
+        req.environ.pop('wsgi.input_terminated', None)
+        return req.get_response(self.app)
+
+    @staticmethod
+    def limit(req) -> int:
+        return req.environ.get('pooling.max_body', 0)
+
+
+class BodyLimit:
+    """oslo.middleware's RequestBodySizeLimiter, with its refusals as API-SIG JSON.
+
+    A Content-Length over ``[oslo_middleware] max_request_body_size`` is
+    refused before anything is read (and before authentication); a chunked
+    body is cut off as soon as it passes the limit (in ``JSONBody``).
+    """
+
+    def __init__(self, app, conf):
+        self.limit = conf.oslo_middleware.max_request_body_size
+        self.app = app
+        self.limiter = sizelimit.RequestBodySizeLimiter(self._inner, conf)
+
+    def _inner(self, environ, start_response):
+        return self.app(environ, start_response)
+
+    @webob.dec.wsgify
+    def __call__(self, req):
+        req.environ['pooling.max_body'] = self.limit
+        resp = req.get_response(self.limiter)
+        if resp.status_int == 413 and resp.content_type != method.JSON:
+            return method.error(req, 413, 'pooling.request_too_large',
+                                'The request body is larger than %d bytes.' % self.limit)
+        return resp
+
+
+class Health:
+    """oslo.middleware's health check at ``/healthcheck``, without auth or a body read."""
+
+    PATH = '/healthcheck'
+
+    def __init__(self, app, conf):
+        self.app = app
+        self.health = healthcheck.Healthcheck(app, conf)
+
+    def __call__(self, environ, start_response):
+        if environ.get('PATH_INFO', '').rstrip('/') == self.PATH:
+            return self.health(environ, start_response)
+        return self.app(environ, start_response)
 
 
 class PublicPaths:

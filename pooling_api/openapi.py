@@ -11,8 +11,10 @@ import yaml
 
 from pooling_api import microversion
 from pooling_api.controllers import root
+from pooling_api.schemas import capacity
 from pooling_api.schemas import devices
 from pooling_api.schemas import hosts
+from pooling_api.schemas import leases
 from pooling_api.schemas import pools
 from pooling_api.schemas import profiles
 from pooling_api.schemas import quotas
@@ -20,6 +22,7 @@ from pooling_api.schemas import slots
 from pooling_api.schemas import usage
 from pooling_api.schemas import vendordata
 from pooling_api.schemas import vgpus
+from pooling_api.schemas import whatif
 
 ERROR = {
     'type': 'object', 'required': ['errors'],
@@ -36,6 +39,8 @@ VERSION = {'type': 'object', 'required': ['id', 'status', 'min_version', 'max_ve
                           'links': {'type': 'array', 'items': {'type': 'object'}}}}
 
 IDENT = {'type': 'string', 'minLength': 1, 'maxLength': 255}
+# A response that is not JSON: the Prometheus text exposition of /metrics.
+PROMETHEUS_TEXT = {'type': 'string', 'contentMediaType': 'text/plain; version=0.0.4'}
 # Path parameters the service validates more strictly than IDENT.
 PATH_PARAMS = {'project_id': quotas.PROJECT_ID}
 
@@ -62,12 +67,19 @@ OPERATIONS = {
     ('/v1/vgpus', 'POST'): (None, vgpus.CREATE, 201, vgpus.VGPU),
     ('/v1/vgpus/{ident}', 'GET'): (None, None, 200, vgpus.VGPU),
     ('/v1/vgpus/{ident}', 'DELETE'): (None, None, 202, None),
+    ('/v1/vgpus/{ident}/lease', 'GET'): (None, None, 200, leases.LEASE),
+    ('/v1/vgpus/{ident}/lease', 'POST'): (None, None, 201, leases.LEASE),
+    ('/v1/vgpus/{ident}/lease', 'PUT'): (None, None, 200, leases.LEASE),
+    ('/v1/vgpus/{ident}/lease', 'DELETE'): (None, None, 204, None),
     ('/v1/usage', 'GET'): (usage.QUERY, None, 200, usage.USAGE),
+    ('/v1/usage/what-if', 'GET'): (whatif.QUERY, None, 200, whatif.REPORT),
+    ('/v1/capacity', 'GET'): (capacity.QUERY, None, 200, capacity.CAPACITY),
     ('/v1/slots', 'GET'): (slots.LIST_QUERY, None, 200, slots.SLOTS),
     ('/v1/vendordata', 'POST'): (None, vendordata.REQUEST, 200, vendordata.RESPONSE),
     ('/v1/quotas/{project_id}', 'GET'): (None, None, 200, quotas.QUOTA),
     ('/v1/quotas/{project_id}', 'PUT'): (None, quotas.UPDATE, 200, quotas.QUOTA),
     ('/v1/quotas/{project_id}', 'DELETE'): (None, None, 204, None),
+    ('/metrics', 'GET'): (None, None, 200, PROMETHEUS_TEXT),
 }
 
 
@@ -95,12 +107,16 @@ def _operation(path, method, query, body, status, response):
         op['requestBody'] = {'required': True, 'content': {
             'application/json': {'schema': _strip(body)}}}
     ok = {'description': 'Success'}
-    if response is not None:
+    if response is PROMETHEUS_TEXT:
+        ok['content'] = {'text/plain': {'schema': _strip(response)}}
+    elif response is not None:
         ok['content'] = {'application/json': {'schema': _strip(response)}}
     op['responses'][str(status)] = ok
     for code, text in ((400, 'Bad request'), (403, 'Forbidden'), (404, 'Not found'),
                        (405, 'Method not allowed'), (406, 'Unsupported microversion'),
-                       (409, 'Conflict'), (415, 'Unsupported media type')):
+                       (409, 'Conflict'), (413, 'Request body too large'),
+                       (415, 'Unsupported media type'),
+                       (503, 'Database unreachable; retry after Retry-After seconds')):
         op['responses'][str(code)] = {'description': text, 'content': {
             'application/json': {'schema': ERROR}}}
     return op

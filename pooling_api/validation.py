@@ -17,10 +17,18 @@ def _validate(data, schema: dict) -> None:
 
 
 def _message(err: jsonschema.ValidationError, what: str) -> str:
-    where = '/'.join(str(p) for p in err.absolute_path)
+    # NOTE: jsonschema quotes the whole bad value (repr); a 50 MB string came
+    # back in a 52 MB 400 (issue 13). Only a prefix of it is quoted.
+    message = err.message
+    full = repr(err.instance)
+    if len(full) > method.QUOTE_CHARS:
+        message = message.replace(full, method.quote(err.instance))
+        if len(message) > 4 * method.QUOTE_CHARS:
+            message = message[:4 * method.QUOTE_CHARS] + '...'
+    where = '/'.join(str(p) for p in err.absolute_path)[:method.QUOTE_CHARS]
     if err.validator == 'additionalProperties':
-        return 'Invalid %s: %s' % (what, err.message)
-    return 'Invalid %s%s: %s' % (what, ' at %r' % where if where else '', err.message)
+        return 'Invalid %s: %s' % (what, message)
+    return 'Invalid %s%s: %s' % (what, ' at %r' % where if where else '', message)
 
 
 def body(req, schema: dict) -> dict:
@@ -40,7 +48,7 @@ def query(req, schema: dict) -> dict:
         values = req.GET.getall(key)
         if len(values) > 1:
             raise method.HTTPError(400, 'pooling.invalid',
-                                   'Invalid query: %r given more than once' % key)
+                                   'Invalid query: %r given more than once' % key[:64])
         params[key] = values[0]
     try:
         _validate(params, schema)

@@ -21,3 +21,9 @@ if [ ! -f "$STAMP" ] || [ -n "$(find $REQS -newer "$STAMP" 2>/dev/null)" ]; then
         2> >(grep -v "WARNING: Location" >&2)
     touch "$STAMP"
 fi
+# libvirt-python has no wheel: it is built against the system's libvirt-dev, so it is installed
+# only where tools/ci-deps.sh put that (the libvirt platform tests skip without it).
+if ! "$VENV/bin/python" -c 'import libvirt' 2>/dev/null && pkg-config --exists libvirt 2>/dev/null; then
+    "$VENV/bin/pip" install -q -c "$CONSTRAINTS" libvirt-python 2> >(grep -v "WARNING: Location" >&2) \
+        || echo "venv.sh: libvirt-python did not build; the libvirt platform tests will skip" >&2
+fi

@@ -25,6 +25,10 @@ Options (strings, from the agent's config):
     islands of an 8-card board).  Cards of different islands on one NUMA node share a host
     bridge (``pcie_hostbridge``), others only the inter-socket link (``system``).  Without it,
     the cards of each NUMA half share the native link.
+``state_file``
+    JSON file where the partitions are kept, so that they outlive the agent as a real card's
+    MIG instances do (an agent restart must find them and release what the pool dropped).
+    Unset: partitions live in memory only.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import uuid as uuid_mod
 
 from pooling_drivers.accelerators import base
@@ -171,6 +176,40 @@ class SimDriver(base.AcceleratorDriver):
         self._health: dict[str, str] = {}
         self._partitions: dict[str, list[Partition]] = {}
         self._next_id = 0
+        self.state_file = self.options.get('state_file') or ''
+        self._load_state()
+
+    def _load_state(self) -> None:
+        if not self.state_file:
+            return
+        try:
+            with open(self.state_file, encoding='utf-8') as handle:
+                data = json.load(handle)
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError) as exc:
+            LOG.warning('sim state file %s unreadable, starting empty: %s', self.state_file, exc)
+            return
+        self._next_id = int(data.get('next_id', 0))
+        for device_uuid, parts in (data.get('partitions') or {}).items():
+            self._partitions[device_uuid] = [
+                Partition(uuid=p['uuid'], device_uuid=p['device_uuid'], profile=p['profile'],
+                          memory_mb=p['memory_mb'], compute_units=p['compute_units'],
+                          device_nodes=tuple(p.get('device_nodes') or ()),
+                          handle=tuple(tuple(h) for h in p.get('handle') or ()))
+                for p in parts]
+
+    def _save_state(self) -> None:
+        if not self.state_file:
+            return
+        data = {'next_id': self._next_id,
+                'partitions': {d: [dataclasses.asdict(p) for p in parts]
+                               for d, parts in self._partitions.items()}}
+        os.makedirs(os.path.dirname(self.state_file) or '.', exist_ok=True)
+        tmp = self.state_file + '.tmp'
+        with open(tmp, 'w', encoding='utf-8') as handle:
+            json.dump(data, handle)
+        os.replace(tmp, self.state_file)
 
     def available(self) -> Availability:
         reason = self.options.get('unavailable')
@@ -258,6 +297,7 @@ class SimDriver(base.AcceleratorDriver):
         else:
             part = self._carve_shares(device, prof, existing, memory_mb, compute_units)
         existing.append(part)
+        self._save_state()
         return part
 
     def destroy_partition(self, device_uuid, partition_uuid):
@@ -266,6 +306,7 @@ class SimDriver(base.AcceleratorDriver):
         for part in existing:
             if part.uuid == partition_uuid:
                 existing.remove(part)
+                self._save_state()
                 return
         raise errors.PartitionNotFoundError(
             f'sim device {device_uuid} has no partition {partition_uuid}')

@@ -131,6 +131,14 @@ class IsolationPlugin(abc.ABC):
         self.options: dict[str, Any] = dict(options or {})
         self.seam: seam_mod.Seam = seam if seam is not None else seam_mod.HostSeam()
 
+    def unavailable(self) -> str:
+        """Say why this plugin cannot work on this host at all ('' when it can).
+
+        The agent advertises a level only where its plugin is available, so the
+        scheduler never places a slice that preparing would then refuse.
+        """
+        return ''
+
     def supports(self, device: DeviceInfo) -> bool:
         """Say whether this plugin can enforce its level on the device.
 

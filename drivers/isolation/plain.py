@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import posixpath
+import threading
 
 from pooling_drivers.accelerators import errors as driver_errors
 from pooling_drivers.isolation import base
@@ -91,6 +92,13 @@ class MpsPlugin(base.IsolationPlugin):
         super().__init__(options, seam)
         #: Per device uuid, the slices (``(vgpu, index)``) that use its daemon.
         self.clients: dict[str, set[tuple[str, int]]] = {}
+        # NOTE: concurrent RPC handlers prepare and release slices of one card;
+        # the client table and the daemon's start/stop must change together.
+        self._lock = threading.RLock()
+
+    def unavailable(self):
+        control = self._control()
+        return '' if self.seam.which(control) else f'MPS control program {control} not found'
 
     def _dirs(self, device_uuid):
         root = posixpath.join(self.options.get('run_dir') or '/var/run/pooling/mps', device_uuid)
@@ -106,6 +114,10 @@ class MpsPlugin(base.IsolationPlugin):
         return self.options.get('control') or 'nvidia-cuda-mps-control'
 
     def prepare(self, request, device, driver):
+        with self._lock:
+            return self._prepare(request, device)
+
+    def _prepare(self, request, device):
         pipe, _log = self._dirs(device.uuid)
         if not self.seam.exists(posixpath.join(pipe, 'control')):
             result = self.seam.run([self._control(), '-d'], env=self._daemon_env(device))
@@ -128,10 +140,15 @@ class MpsPlugin(base.IsolationPlugin):
             mounts=(base.Mount(pipe, pipe, False),))
 
     def adopt(self, request, attachment):
-        self.clients.setdefault(request.device_uuid, set()).add(
-            (request.vgpu_uuid, request.index))
+        with self._lock:
+            self.clients.setdefault(request.device_uuid, set()).add(
+                (request.vgpu_uuid, request.index))
 
     def release(self, request, device, driver, attachment):
+        with self._lock:
+            self._release(request, device)
+
+    def _release(self, request, device):
         users = self.clients.get(device.uuid, set())
         users.discard((request.vgpu_uuid, request.index))
         if users:

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import json
 import logging
 import os
+import threading
 from typing import Any
 
 from stevedore import driver as stevedore_driver
@@ -70,7 +71,52 @@ class SlicePreparer:
         self._plugins: dict[str, iso.IsolationPlugin] = {}
         self._devices: dict[str, tuple[driver_base.AcceleratorDriver, DeviceInfo]] = {}
         self._records: dict[tuple[str, int], dict[str, Any]] = {}
+        # NOTE: the agent's RPC server runs handlers on many threads; records,
+        # the device cache and the plugin cache change only under this lock.
+        self._lock = threading.RLock()
         self._restore()
+
+    def records(self) -> list[tuple[str, int, dict[str, Any]]]:
+        """``(vgpu uuid, index, record)`` of every slice prepared here and not released."""
+        with self._lock:
+            return [(key[0], key[1], record) for key, record in sorted(self._records.items())]
+
+    def enforceable(self, device_uuid: str, levels) -> list[str]:
+        """The levels among ``levels`` that this host can enforce on the device.
+
+        A level stays when its plugin loads and says it is available here: a
+        simulated NVIDIA card without ``nvidia-cuda-mps-control`` does not
+        advertise ``firm`` (issue 13: vGPUs were placed, then went ERROR).
+        """
+        try:
+            with self._lock:
+                _driver, device = self._find(device_uuid, refresh=False)
+        except DeviceUnknownError:
+            return list(levels)
+        kept = []
+        for level in levels:
+            try:
+                with self._lock:
+                    plugin = self._plugin(self.plugin_name(device, level))
+            except iso.IsolationNotSupportedError:
+                continue
+            why = plugin.unavailable()
+            if why:
+                LOG.debug('%s isolation not advertised on %s: %s', level, device_uuid, why)
+                continue
+            kept.append(level)
+        return kept
+
+    def prepare_slice(self, request: iso.SliceRequest) -> dict[str, Any]:
+        """Prepare one slice from its typed request (the agent's path)."""
+        with self._lock:
+            return self._prepare(request)
+
+    def release_slice(self, request: iso.SliceRequest,
+                      attachment: Mapping[str, Any] | None = None) -> None:
+        """Release one slice from its typed request (the agent's path)."""
+        with self._lock:
+            self._release(request, attachment)
 
     def plugin_name(self, device: DeviceInfo, level: str) -> str:
         """Return the plugin that enforces a level on a device.
@@ -106,6 +152,10 @@ class SlicePreparer:
         :raises pooling_drivers.accelerators.errors.DriverError: the plugin or driver failed.
         """
         request = iso.SliceRequest.from_dict(vgpu_uuid, slice)
+        return self.prepare_slice(request)
+
+    def _prepare(self, request: iso.SliceRequest) -> dict[str, Any]:
+        vgpu_uuid = request.vgpu_uuid
         key = (vgpu_uuid, request.index)
         if key in self._records:
             # NOTE: a retried prepare (the conductor's RPC timed out) must not carve twice.
@@ -142,9 +192,13 @@ class SlicePreparer:
         except ValueError:
             LOG.warning('release of vGPU %s: malformed slice %r ignored', vgpu_uuid, slice)
             return
+        self.release_slice(request, slice.get('attachment'))
+
+    def _release(self, request: iso.SliceRequest, given: Mapping[str, Any] | None) -> None:
+        vgpu_uuid = request.vgpu_uuid
         key = (vgpu_uuid, request.index)
         record = self._records.get(key)
-        attachment = (record or {}).get('attachment') or slice.get('attachment')
+        attachment = (record or {}).get('attachment') or given
         if attachment is None:
             LOG.info('slice %s/%s has no record: already released', vgpu_uuid, request.index)
             return

@@ -1,10 +1,11 @@
-"""pooling-manage: operator commands (db sync, db version, drivers probe)."""
+"""pooling-manage: operator commands (db sync, db version, drivers probe, what-if)."""
 
 import argparse
 import json
 import sys
 
 from pooling.cmd import common
+from pooling.cmd import whatif
 
 
 def _db_sync(conf, args):
@@ -29,7 +30,23 @@ def _drivers_probe(conf, args):
         report = driver_loader.probe(names, manager.driver_options(conf))
     except driver_loader.UnknownDriverError as err:
         sys.exit('pooling-manage: %s' % err)
+    report.append(_remoting_probe(conf))
     print(json.dumps(report, indent=2, sort_keys=True, default=str))
+
+
+def _remoting_probe(conf) -> dict:
+    """The remote backend this host would run: installed, and of the pinned version?"""
+    from pooling.agent import remote
+    from pooling_drivers.remoting import base
+
+    name = remote.backend_name(conf)
+    try:
+        result = base.load(name, remote.backend_options(conf, name)).probe()
+    except (base.RemotingError, ValueError) as err:
+        return {'name': 'remoting:' + name, 'available': False, 'reason': str(err)}
+    return {'name': 'remoting:' + name, 'available': result.ok,
+            'reason': None if result.ok else result.detail, 'version': result.version,
+            'expected_version': result.expected_version, 'detail': result.detail}
 
 
 def build_parser():
@@ -47,10 +64,12 @@ def build_parser():
         func=_db_version)
     drivers = sub.add_parser('drivers', help='Accelerator drivers.').add_subparsers(
         dest='action', required=True)
-    probe = drivers.add_parser('probe', help='Print what each enabled driver sees here.')
+    probe = drivers.add_parser('probe', help='Print what each enabled driver sees here, '
+                                                   'and whether the remote backend can run.')
     probe.add_argument('--drivers', help='Comma-separated names (default: [agent] '
                                          'enabled_drivers).')
     probe.set_defaults(func=_drivers_probe)
+    whatif.add_parser(sub)
     return parser
 
 
@@ -62,8 +81,12 @@ def main(argv=None):
     conf = common.prepare(oslo_args, configure_db=False)
     if args.database_connection:
         conf.set_override('connection', args.database_connection, group='database')
-    if args.category == 'db':
+    if args.category == 'db' or getattr(args, whatif.NEEDS_DB, False):
         from pooling.db import api as db_api
 
         db_api.configure(conf)
-    args.func(conf, args)
+    return args.func(conf, args)
+
+
+if __name__ == '__main__':
+    sys.exit(main())

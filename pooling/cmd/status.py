@@ -24,7 +24,31 @@ class Checks(upgradecheck.UpgradeCommands):
                                        'The database has no schema: run pooling-manage db sync.')
         return upgradecheck.Result(upgradecheck.Code.SUCCESS, 'Schema at %s.' % current)
 
-    _upgrade_checks = (('Database schema', _check_schema),)
+    def _check_remoting(self):
+        """LUPINE installed and of the pinned version (device hosts serving remote vGPUs)."""
+        from pooling.agent import remote
+        from pooling_drivers.remoting import base
+
+        name = remote.backend_name(self.conf)
+        try:
+            result = base.load(name, remote.backend_options(self.conf, name)).probe()
+        except (base.RemotingError, ValueError) as err:
+            return upgradecheck.Result(upgradecheck.Code.FAILURE,
+                                       'Remote backend %s cannot be loaded: %s' % (name, err))
+        if result.ok:
+            return upgradecheck.Result(upgradecheck.Code.SUCCESS,
+                                       'Remote backend %s: %s.' % (name, result.detail))
+        if result.version and result.expected_version:
+            # Installed, but not the version clients and servers were pinned to.
+            return upgradecheck.Result(upgradecheck.Code.FAILURE,
+                                       'Remote backend %s: %s.' % (name, result.detail))
+        return upgradecheck.Result(
+            upgradecheck.Code.WARNING,
+            'Remote backend %s: %s (fine on hosts that serve no remote vGPU).'
+            % (name, result.detail))
+
+    _upgrade_checks = (('Database schema', _check_schema),
+                       ('Remote backend', _check_remoting))
 
 
 def main(argv=None):

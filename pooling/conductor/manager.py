@@ -2,19 +2,21 @@
 
 It persists what agents report, drives SCHEDULED → PREPARING → ACTIVE and
 RELEASING → DELETED by asking each slice's agent, turns any failure into ERROR
-with a reason (freeing what the vGPU held), marks silent hosts down, and
-re-drives vGPUs that a restart left half-way.
+with a reason (freeing what the vGPU held), marks silent hosts down and moves
+their remote vGPUs (pooling.conductor.failover), and takes over the work of
+conductors that died (pooling.objects.work).
 
 Casts are batched: each RPC handler only queues the uuid, and one thread per
 kind of work (prepare, release) drains everything queued so far into one
-transaction per step and one agent call per host. Under load a whole burst
-costs what one vGPU did; when idle a batch is a single vGPU, as before.
+transaction and one agent call per host. The agent calls run on per-host
+executors (pooling.conductor.agents) and each vGPU is finished as soon as its
+own hosts answered: a silent agent delays only its own vGPUs.
 """
 
-import collections
 import datetime
+import os
 import queue
-import secrets
+import socket
 import threading
 
 from oslo_log import log as logging
@@ -22,9 +24,15 @@ import oslo_messaging as messaging
 from oslo_utils import timeutils
 
 from pooling import context as pooling_context
+from pooling.agent import platforms as platforms_hook
 from pooling.agent import rpcapi as agent_rpcapi
+from pooling.conductor import agents as fanout
+from pooling.conductor import failover
 from pooling.objects import host as host_obj
+from pooling.objects import lease as lease_obj
+from pooling.objects import prepare as prepare_obj
 from pooling.objects import vgpu as vgpu_obj
+from pooling.objects import work as work_obj
 
 LOG = logging.getLogger(__name__)
 V = vgpu_obj
@@ -34,25 +42,11 @@ def _parse(iso: str) -> datetime.datetime:
     return datetime.datetime.strptime(iso, '%Y-%m-%dT%H:%M:%SZ')
 
 
-def _brief(vgpu: dict) -> dict:
-    """What an agent needs to know of a vGPU (no attachment secrets)."""
-    return {k: vgpu[k] for k in ('uuid', 'project_id', 'compute_milli', 'memory_mb', 'count',
-                                 'isolation', 'locality', 'consumer')}
-
-
-def _remote(vgpu: dict) -> dict | None:
-    """The remote endpoint for slices used from another host, with a per-vGPU token.
-
-    NOTE: the remoting data plane is a plugin of its own (pooling.remoting); until
-    one is configured the endpoint names the device host and the token, which is
-    what a client needs, and nothing logs the token.
-    """
+def is_remote(vgpu: dict) -> bool:
+    """A vGPU used from another host than its cards' (its consumer's host is known)."""
     consumer_host = (vgpu.get('consumer') or {}).get('host')
-    hosts = sorted({s['host'] for s in vgpu['slices']})
-    if not consumer_host or hosts == [consumer_host]:
-        return None
-    return {'protocol': 'sim', 'endpoints': ['%s:%d' % (h, 14833) for h in hosts],
-            'token': secrets.token_urlsafe(24)}
+    hosts = {s['host'] for s in vgpu['slices']}
+    return bool(consumer_host) and bool(hosts) and hosts != {consumer_host}
 
 
 class _Batcher:
@@ -95,32 +89,44 @@ class _Batcher:
             try:
                 self._work(list(dict.fromkeys(batch)))
             except Exception:
-                # NOTE: what failed stays SCHEDULED/PREPARING/RELEASING and the
-                # reconciler drives it again after [conductor] stuck_after.
+                # NOTE: what failed stays SCHEDULED/PREPARING/RELEASING and is
+                # driven again by the takeover or stuck passes.
                 LOG.exception('%s of %d vGPU(s) failed', self._name, len(batch))
 
 
 class ConductorManager:
     """RPC endpoint of pooling-conductor, plus the periodic work."""
 
-    target = messaging.Target(version='1.0')
+    target = messaging.Target(version='1.1')
 
     def __init__(self, conf, transport=None, agents=None):
         self.conf = conf
+        self.name = conf.conductor.name or '%s:%d' % (socket.gethostname(), os.getpid())
         self.agents = agents or agent_rpcapi.AgentAPI(conf, transport)
+        self.platforms = platforms_hook.notifier(conf, self.agents)
+        self.fanout = fanout.Fanout(conf, self.agents)
         self.ctx = pooling_context.get_admin_context()
         self._preparing = _Batcher('prepare', self.prepare_many)
         self._releasing = _Batcher('release', self.release_many)
+        self.failover = failover.Failover(self)
 
     def stop(self) -> None:
         self._preparing.stop()
         self._releasing.stop()
+        self.fanout.stop()
+        try:
+            work_obj.forget(self.ctx, self.name)
+        except Exception as err:
+            LOG.warning('Could not drop the heartbeat of %s: %s', self.name, err)
 
-    # RPC methods -------------------------------------------------------
+    # RPC methods (1.1: held_on, backend_failed, push_lease) ---------------
     def report(self, context, host: dict, devices: list) -> None:
         host_obj.report(self.ctx, host['name'], host.get('pool') or 'default',
                         host.get('fabric'), host.get('cpu_milli', 0), host.get('ram_mb', 0),
                         devices)
+        if host['name'] in self.fanout.down:
+            self.fanout.down.discard(host['name'])
+            work_obj.clear_host_degraded(self.ctx, host['name'])
 
     def prepare_vgpu(self, context, uuid: str) -> None:
         self._preparing.submit(uuid)
@@ -128,110 +134,216 @@ class ConductorManager:
     def release_vgpu(self, context, uuid: str) -> None:
         self._releasing.submit(uuid)
 
+    def held_on(self, context, host: str) -> list:
+        """The prepare requests of every live vGPU with a slice on ``host`` (agent restart)."""
+        uuids = work_obj.on_hosts(self.ctx, [host], (V.SCHEDULED, V.PREPARING, V.ACTIVE))
+        return [self.request(v).for_host(host).to_primitive()
+                for v in V.get_vgpus(self.ctx, uuids)]
+
+    def backend_failed(self, context, uuid: str, host: str, reason: str) -> None:
+        """An agent gave up restarting a vGPU's remote backend: degraded, then moved."""
+        LOG.warning('Remote backend of vGPU %s on %s failed: %s', uuid, host, reason)
+        work_obj.mark_degraded(self.ctx, uuid, 'remote backend on %s failed: %s'
+                               % (host, reason))
+        self.failover.move_off(uuid, {host}, 'remote backend on %s failed: %s' % (host, reason))
+
+    def push_lease(self, context, uuid: str) -> dict:
+        """Tell the vGPU's gateways its current credential (or its revocation); waits."""
+        vgpu = V.get_vgpu(self.ctx, uuid)
+        request = self.request(vgpu)
+        if not request.remote:
+            return {'pushed': []}
+        done = threading.Event()
+        outcome = {}
+
+        def on_done(ready):
+            outcome.update(ready.get(uuid, {}))
+            done.set()
+
+        per_host = {h: {uuid: request.for_host(h).to_primitive()} for h in request.hosts()}
+        self.fanout.run('update_leases', per_host, on_done, self.ctx)
+        done.wait(self.conf.conductor.agent_timeout + 1)
+        failed = {h: o.error for h, o in outcome.items() if o.kind != fanout.OK}
+        if failed or not done.is_set():
+            raise RuntimeError('gateways did not take the lease: %s'
+                               % (failed or 'no answer in time'))
+        return {'pushed': sorted(outcome)}
+
+    # The typed request -----------------------------------------------------
+    def request(self, vgpu: dict) -> prepare_obj.PrepareRequest:
+        """The one request of the prepare path for ``vgpu`` (its lease without secret)."""
+        lease = None
+        if vgpu.get('lease'):
+            lease = prepare_obj.Lease(
+                lease_id=vgpu['lease']['lease_id'],
+                token_sha256=vgpu.get('lease_token_sha256') or '',
+                expires_at=vgpu['lease'].get('expires_at') or '',
+                max_connections=self.conf.gateway.max_connections_per_lease)
+        return prepare_obj.PrepareRequest.from_vgpu(vgpu, lease)
+
     # The state machine ---------------------------------------------------
     def prepare(self, uuid: str) -> None:
-        """SCHEDULED → PREPARING → ACTIVE, or ERROR with the agent's reason."""
-        self.prepare_many([uuid])
+        """SCHEDULED → PREPARING → ACTIVE, or ERROR with the agent's reason (waits)."""
+        self.prepare_many([uuid], wait=True)
 
     def release(self, uuid: str) -> None:
-        """RELEASING → DELETED once every agent released its slice."""
-        self.release_many([uuid])
+        """RELEASING → DELETED once every agent released its slice (waits)."""
+        self.release_many([uuid], wait=True)
 
-    def prepare_many(self, uuids: list) -> None:
-        vgpus = V.begin_prepare(self.ctx, uuids)
-        failures, answers = self._on_agents('prepare_slices', vgpus, set())
+    def prepare_many(self, uuids: list, wait: bool = False) -> None:
+        vgpus = V.begin_prepare(self.ctx, uuids, conductor=self.name, remote=is_remote)
+        if not vgpus:
+            return
+        requests = {v['uuid']: self.request(v) for v in vgpus}
+        by_uuid = {v['uuid']: v for v in vgpus}
+        per_host: dict[str, dict] = {}
+        for uuid, request in requests.items():
+            for host in request.hosts():
+                per_host.setdefault(host, {})[uuid] = request.for_host(host).to_primitive()
+        futures = self.fanout.run(
+            'prepare_vgpus', per_host,
+            lambda ready: self._finish_prepare(ready, by_uuid, requests), self.ctx)
+        if wait:
+            for future in futures:
+                future.result()
+
+    def _finish_prepare(self, ready: dict, by_uuid: dict, requests: dict) -> None:
         attachments = {}
-        for vgpu in vgpus:
-            outcome = failures.get(vgpu['uuid'])
-            if outcome is None:
-                attachments[vgpu['uuid']] = {
-                    'slices': [a['attachment'] for a in answers[vgpu['uuid']]],
-                    'remote': _remote(vgpu)}
-            elif outcome[0] == 'timeout':
+        for uuid, outcomes in ready.items():
+            request = requests[uuid]
+            bad = [o for o in outcomes.values() if o.kind != fanout.OK]
+            if not bad:
+                attachments[uuid] = self._attachment(request, outcomes)
+                continue
+            first = bad[0]
+            if first.kind == fanout.DOWN and request.remote:
+                self.failover.move_off(uuid, {o.host for o in bad}, first.error)
+            elif first.kind == fanout.TIMEOUT and timeutils.utcnow() - _parse(
+                    by_uuid[uuid]['created_at']) < datetime.timedelta(
+                    seconds=self.conf.conductor.prepare_timeout):
                 # NOTE: an agent that does not answer may be restarting; the
-                # reconciler retries until [conductor] prepare_timeout has passed.
-                if timeutils.utcnow() - _parse(vgpu['created_at']) < datetime.timedelta(
-                        seconds=self.conf.conductor.prepare_timeout):
-                    LOG.warning('Agent did not answer for vGPU %s (%s); will retry',
-                                vgpu['uuid'], outcome[3])
-                    continue
-                self.fail(vgpu['uuid'], 'agent on %s did not answer within %d s'
-                          % (outcome[2], self.conf.conductor.prepare_timeout))
+                # stuck pass retries until [conductor] prepare_timeout has passed.
+                LOG.warning('Agent on %s did not answer for vGPU %s; will retry',
+                            first.host, uuid)
+            elif first.kind == fanout.TIMEOUT:
+                self.fail(uuid, 'agent on %s did not answer within %d s'
+                          % (first.host, self.conf.conductor.prepare_timeout))
             else:
-                LOG.warning('Preparing vGPU %s failed: %s', vgpu['uuid'], outcome[3])
-                self.fail(vgpu['uuid'], 'preparing %s on %s failed: %s' % outcome[1:])
+                LOG.warning('Preparing vGPU %s failed on %s: %s', uuid, first.host, first.error)
+                self.fail(uuid, 'preparing on %s failed: %s' % (first.host, first.error))
         done = V.activate(self.ctx, attachments) if attachments else []
         for uuid in done:
             LOG.info('vGPU %s is ACTIVE', uuid)
+        self.platforms.attached(self.ctx, [dict(by_uuid[uuid], attachment=attachments[uuid])
+                                           for uuid in done])
         late = [uuid for uuid in attachments if uuid not in done]
         if late:
             # A DELETE came in while we prepared: release what we made.
             self.release_many(late)
 
-    def release_many(self, uuids: list) -> None:
-        for uuid in self._give_back(V.get_vgpus(self.ctx, uuids, state=V.RELEASING),
-                                    V.DELETED):
-            LOG.info('vGPU %s is DELETED', uuid)
+    @staticmethod
+    def _attachment(request, outcomes) -> dict:
+        slices = {}
+        for outcome in outcomes.values():
+            for index, attachment in (outcome.answer.get('slices') or {}).items():
+                slices[int(index)] = attachment
+        attachment = {'slices': [slices[i] for i in sorted(slices)], 'remote': None}
+        if request.remote:
+            remotes = [outcomes[h].answer['remote'] for h in request.hosts()]
+            # NOTE: what pooling.gateway.lease.LeaseDocument needs, less the
+            # credential (the API adds it for the owner only).
+            attachment['remote'] = {
+                'protocol': remotes[0]['protocol'], 'lease_id': request.lease.lease_id,
+                'endpoints': [{'gateway': r['gateway'], 'lease_id': r['lease_id'],
+                               'cards': r['cards'], 'server_name': r.get('server_name', '')}
+                              for r in remotes],
+                'ca_cert': remotes[0].get('ca_cert', '')}
+        return attachment
+
+    def release_many(self, uuids: list, wait: bool = False) -> None:
+        vgpus = V.get_vgpus(self.ctx, uuids, state=V.RELEASING)
+        if vgpus:
+            work_obj.claim_release(self.ctx, [v['uuid'] for v in vgpus], self.name)
+            self._give_back(vgpus, V.DELETED, wait=wait)
 
     def fail(self, uuid: str, reason: str) -> None:
         """ERROR with ``reason``; slices are released and capacity freed."""
         V.set_state(self.ctx, uuid, V.ERROR, reason=reason)
         self._give_back(V.get_vgpus(self.ctx, [uuid]), V.ERROR, reason)
 
-    def _give_back(self, vgpus: list, final_state: str, reason: str = '') -> list:
+    def _give_back(self, vgpus: list, final_state: str, reason: str = '',
+                   wait: bool = False) -> None:
         """Release each slice on its agent, then free what the fully released vGPUs held.
 
-        Returns their uuids, now in ``final_state``; the others stay as they
-        are and the reconciler tries again.
+        A host marked down counts as released: its agent releases what the
+        pool no longer holds when it comes back (``held_on``). vGPUs an agent
+        failed to release stay as they are and the reconciler tries again.
         """
-        down = host_obj.down_hosts(self.ctx) if vgpus else set()
-        failures, _answers = self._on_agents('release_slices', vgpus, down)
-        for uuid, (_kind, where, host, error) in failures.items():
-            LOG.warning('Releasing %s of vGPU %s on %s failed: %s', where, uuid, host, error)
-        released = [v['uuid'] for v in vgpus if v['uuid'] not in failures]
-        if released:
-            V.free_capacities(self.ctx, released, final_state, reason)
-        return released
-
-    def _on_agents(self, method: str, vgpus: list, skip_hosts) -> tuple[dict, dict]:
-        """One ``method`` call per host with every slice of ``vgpus`` it holds.
-
-        Returns ``(failures, answers)``: {uuid: (kind, where, host, error)} of
-        each vGPU's first failed slice (kind ``timeout`` or ``error``), and
-        {uuid: [the agents' answers, in slice index order]}.
-        """
-        by_host = collections.defaultdict(list)
+        if not vgpus:
+            return
+        down = host_obj.down_hosts(self.ctx)
+        self.fanout.down = down
+        # Platforms first: no consumer may start on capacity that is being given back.
+        held = self.platforms.detach(self.ctx, vgpus, down)
+        vgpus = [v for v in vgpus if v['uuid'] not in held]
+        if not vgpus:
+            return
+        per_host: dict[str, dict] = {}
         for vgpu in vgpus:
-            for slice_ in vgpu['slices']:
-                if slice_['host'] in skip_hosts:
-                    # NOTE: a dead host cannot release; its agent drops unknown
-                    # slices when it comes back, so the capacity is free now.
-                    continue
-                by_host[slice_['host']].append((vgpu, slice_))
-        failures, per_slice = {}, {v['uuid']: {} for v in vgpus}
-        for host, items in by_host.items():
-            try:
-                answers = getattr(self.agents, method)(
-                    self.ctx, host, [{'vgpu': _brief(v), 'slice': s} for v, s in items])
-            except messaging.MessagingTimeout as err:
-                answers = [{'timeout': str(err)}] * len(items)
-            except Exception as err:
-                answers = [{'error': str(err)}] * len(items)
-            for (vgpu, slice_), answer in zip(items, answers):
-                kind = 'timeout' if 'timeout' in answer else 'error' if 'error' in answer else None
-                if kind and vgpu['uuid'] not in failures:
-                    failures[vgpu['uuid']] = (kind, 'slice %d' % slice_['index'], host,
-                                              answer[kind])
-                per_slice[vgpu['uuid']][slice_['index']] = answer
-        return failures, {uuid: [answers[i] for i in sorted(answers)]
-                          for uuid, answers in per_slice.items()}
+            request = self.request(vgpu)
+            for host in request.hosts():
+                per_host.setdefault(host, {})[vgpu['uuid']] = (
+                    request.for_host(host).to_primitive())
 
-    # Periodic work -------------------------------------------------------
-    def periodic(self) -> None:
-        """Mark silent hosts down and re-drive what a restart left half-way."""
+        def on_done(ready):
+            released = []
+            for uuid, outcomes in ready.items():
+                bad = [o for o in outcomes.values()
+                       if o.kind not in (fanout.OK, fanout.DOWN)]
+                if bad:
+                    LOG.warning('Releasing vGPU %s on %s failed: %s', uuid, bad[0].host,
+                                bad[0].error)
+                else:
+                    released.append(uuid)
+            if released:
+                V.free_capacities(self.ctx, released, final_state, reason)
+                if final_state == V.DELETED:
+                    for uuid in released:
+                        LOG.info('vGPU %s is DELETED', uuid)
+
+        no_slices = [v['uuid'] for v in vgpus if not v['slices']]
+        if no_slices:
+            on_done({uuid: {} for uuid in no_slices})
+        futures = self.fanout.run('release_vgpus', per_host, on_done, self.ctx)
+        if wait:
+            for future in futures:
+                future.result()
+
+    # Periodic work (pooling.service runs each on its own futurist periodic) -
+    def heartbeat(self) -> None:
+        """Beat, and take over what dead conductors (or lost casts) left."""
+        work_obj.heartbeat(self.ctx, self.name)
+        prepare, release = work_obj.orphaned(self.ctx, self.name,
+                                             self.conf.conductor.takeover_after)
+        if prepare or release:
+            LOG.info('Taking over %d prepare(s) and %d release(s) no conductor drives',
+                     len(prepare), len(release))
+        for uuid in prepare:
+            self._preparing.submit(uuid)
+        for uuid in release:
+            self._releasing.submit(uuid)
+
+    def check_hosts(self) -> None:
+        """Mark silent hosts down and handle their vGPUs (remote ones move)."""
         down = host_obj.mark_down_stale(self.ctx, self.conf.conductor.host_down_after)
         for name in down:
             LOG.warning('Host %s stopped sending heartbeats: marked down', name)
+        self.fanout.down = host_obj.down_hosts(self.ctx)
+        if self.fanout.down:
+            self.failover.handle_down(self.fanout.down)
+
+    def periodic(self) -> None:
+        """Re-drive what is stuck, free leaks, revoke expired credentials."""
         stuck_after = self.conf.conductor.stuck_after
         stuck = V.stuck(self.ctx, (V.SCHEDULED, V.PREPARING), stuck_after)
         if stuck:
@@ -239,3 +351,13 @@ class ConductorManager:
             self.prepare_many(stuck)
         self.release_many(V.stuck(self.ctx, (V.RELEASING,), stuck_after))
         self._give_back(V.get_vgpus(self.ctx, V.leaked(self.ctx)), V.ERROR)
+        self.platforms.sync(self.ctx)
+        expired = lease_obj.expired(self.ctx)
+        if expired:
+            lease_obj.clear_expired(self.ctx, expired)
+            for uuid in expired:
+                LOG.info('Credential of vGPU %s expired: revoking it in its gateways', uuid)
+                try:
+                    self.push_lease(self.ctx, uuid)
+                except Exception as err:
+                    LOG.warning('Revoking the expired credential of %s: %s', uuid, err)

@@ -16,6 +16,15 @@ OPTS = [
                     'all-in-one and tests.'),
     cfg.IntOpt('max_limit', default=1000, min=1,
                help='Largest number of items a list request returns.'),
+    cfg.IntOpt('threads', default=8, min=1,
+               help='Handler threads per API worker process (pooling-api only).'),
+    cfg.FloatOpt('body_read_timeout', default=10.0, min=0.1,
+                 help='Seconds a client has to send its whole request body; a slower '
+                      'one gets a 408 and its connection closed, so a trickling client '
+                      'holds a handler thread for at most this long. Put a buffering '
+                      'front end (nginx, see the admin guide) before pooling-api to '
+                      'hold slow clients away from the handler threads altogether. The '
+                      'largest body is [oslo_middleware] max_request_body_size.'),
 ]
 
 

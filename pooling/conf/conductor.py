@@ -18,6 +18,17 @@ OPTS = [
                     'restarting) before it goes to ERROR.'),
     cfg.IntOpt('agent_timeout', default=30, min=1,
                help='Seconds to wait for an agent to prepare or release a slice.'),
+    cfg.StrOpt('name',
+               help='Name of this conductor among those sharing the database (default '
+                    'hostname:pid).'),
+    cfg.IntOpt('agent_calls_per_host', default=2, min=1,
+               help='Calls in flight to one agent at a time. Each host has its own bound, so '
+                    'a silent agent holds only its own calls, never those of other hosts.'),
+    cfg.IntOpt('heartbeat_interval', default=2, min=1,
+               help='Seconds between this conductor\'s heartbeats in the database.'),
+    cfg.IntOpt('takeover_after', default=6, min=2,
+               help='Seconds after which the work of a conductor without heartbeat (and '
+                    'SCHEDULED or RELEASING vGPUs no conductor took) is taken over.'),
 ]
 
 

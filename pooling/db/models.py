@@ -116,6 +116,15 @@ class VGPU(Base):
     attachment: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON
     # True while the vGPU's slices hold device capacity.
     holds_capacity: Mapped[bool] = mapped_column(Boolean, default=True)
+    # A remote vGPU's lease: its id in the gateways, the credential's SHA-256
+    # (never the credential) and its expiry (migration 0004).
+    lease_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    lease_token_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_expires_at: Mapped[datetime.datetime | None] = mapped_column(DateTime, nullable=True)
+    moves: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON list of failovers
+    degraded_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The conductor driving the current transition (another takes over when it dies).
+    conductor: Mapped[str | None] = mapped_column(String(255), nullable=True)
 
 
 class Slice(Base):
@@ -128,6 +137,14 @@ class Slice(Base):
     device_id: Mapped[int] = mapped_column(ForeignKey('devices.id'))
     compute_milli: Mapped[int] = mapped_column(Integer)
     memory_mb: Mapped[int] = mapped_column(Integer)
+
+
+class Conductor(Base):
+    """A running pooling-conductor and its heartbeat (work of a silent one is taken over)."""
+
+    __tablename__ = 'conductors'
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    last_seen: Mapped[datetime.datetime] = mapped_column(DateTime)
 
 
 class Quota(Base):

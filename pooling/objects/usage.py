@@ -22,6 +22,10 @@ def _fits(free_c, free_m, shape) -> bool:
     return free_c >= compute and free_m >= memory
 
 
+#: whether a (compute_milli, memory_mb, count) shape fits a card's free share (pooling.metrics).
+fits = _fits
+
+
 @db_api.reader
 def usage(context, pool=None) -> list[dict]:
     shapes = vgpu_obj.shapes_requested(context, limit=COMMON_SHAPES)

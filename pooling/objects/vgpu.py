@@ -64,7 +64,15 @@ def _to_dict(v, slices) -> dict:
             'consumer': ({'platform': v['consumer_platform'], 'host': v['consumer_host'],
                           'id': v['consumer_id']} if v['consumer_platform'] else None),
             'slices': slices, 'attachment': base.loads(v['attachment']),
-            'holds_capacity': v['holds_capacity'], 'created_at': base.iso(v['created_at']),
+            'holds_capacity': v['holds_capacity'],
+            'lease': ({'lease_id': v.get('lease_id'),
+                       'expires_at': base.iso(v.get('lease_expires_at'))}
+                      if v.get('lease_id') else None),
+            'lease_token_sha256': v.get('lease_token_sha256'),
+            'moves': base.loads(v.get('moves'), []),
+            'degraded_reason': v.get('degraded_reason') or '',
+            'conductor': v.get('conductor'),
+            'created_at': base.iso(v['created_at']),
             'updated_at': base.iso(v['updated_at'])}
 
 
@@ -83,8 +91,9 @@ def list_vgpus(context, project_id=None, state=None, consumer=None, limit=None):
     else:
         query = query.where(_V.state != DELETED)
     if consumer:
-        query = query.where(_V.consumer_platform == consumer[0],
-                            _V.consumer_id == consumer[1])
+        query = query.where(_V.consumer_platform == consumer[0])
+        if consumer[1] is not None:
+            query = query.where(_V.consumer_id == consumer[1])
     if limit:
         query = query.limit(limit)
     return _with_slices(context.session, context.session.connection().execute(query).all())
@@ -136,14 +145,19 @@ _TAKE = (
             generation=_D.generation + 1)
     .execution_options(synchronize_session=False))
 _RELEASE_REQUEST = (sa.update(_V).where(_V.uuid == sa.bindparam('b_uuid'), _V.state != DELETED)
-                    .values(state=RELEASING, state_reason='')
+                    .values(state=RELEASING, state_reason='', conductor=None)
                     .execution_options(synchronize_session=False))
 _RELEASE_REQUEST_OWN = _RELEASE_REQUEST.where(_V.project_id == sa.bindparam('b_project'))
 _BEGIN_PREPARE = (sa.update(_V).where(_V.uuid.in_(sa.bindparam('b_uuids', expanding=True)),
                                       _V.state.in_((SCHEDULED, PREPARING)))
-                  .values(state=PREPARING, state_reason=''))
+                  .values(state=PREPARING, state_reason='',
+                          conductor=sa.bindparam('b_conductor')))
+# A remote vGPU gets its lease id with its first prepare (a move gives a new one).
+_GIVE_LEASE_IDS = (sa.update(_V).where(_V.uuid == sa.bindparam('b_uuid'), _V.lease_id.is_(None))
+                   .values(lease_id=sa.bindparam('b_lease_id')))
 _ACTIVATE = (sa.update(_V).where(_V.uuid == sa.bindparam('b_uuid'), _V.state == PREPARING)
-             .values(state=ACTIVE, state_reason='', attachment=sa.bindparam('b_attachment')))
+             .values(state=ACTIVE, state_reason='', attachment=sa.bindparam('b_attachment'),
+                     conductor=None))
 # free_capacities: lock the rows, sum their slices per device, give back, mark.
 _LOCK_MANY = (sa.select(_V.id, _V.uuid, _V.holds_capacity)
               .where(_V.uuid.in_(sa.bindparam('b_uuids', expanding=True)))
@@ -280,16 +294,25 @@ def adopt(context, uuid: str, expected_name: str, spec: dict) -> bool:
 
 @_retried
 @db_api.writer
-def begin_prepare(context, uuids) -> list[dict]:
+def begin_prepare(context, uuids, conductor=None, remote=None) -> list[dict]:
     """SCHEDULED (or a re-driven PREPARING) → PREPARING for ``uuids``, in one transaction.
 
+    Stamps ``conductor`` as the one driving them (pooling.objects.work) and
+    gives each vGPU ``remote(vgpu)`` finds remote a lease id if it has none.
     Returns the vGPUs that are now PREPARING; the rest were deleted or failed
     meanwhile and are left alone.
     """
     if not uuids:
         return []
-    context.session.connection().execute(_BEGIN_PREPARE, {'b_uuids': list(uuids)})
-    return _many(context.session, uuids, PREPARING)
+    conn = context.session.connection()
+    conn.execute(_BEGIN_PREPARE, {'b_uuids': list(uuids), 'b_conductor': conductor})
+    vgpus = _many(context.session, uuids, PREPARING)
+    for vgpu in vgpus:
+        if remote is not None and remote(vgpu) and not vgpu['lease']:
+            lease_id = uuidutils.generate_uuid()
+            conn.execute(_GIVE_LEASE_IDS, {'b_uuid': vgpu['uuid'], 'b_lease_id': lease_id})
+            vgpu['lease'] = {'lease_id': lease_id, 'expires_at': None}
+    return vgpus
 
 
 @_retried

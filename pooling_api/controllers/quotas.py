@@ -15,7 +15,7 @@ def _project(project_id: str) -> str:
         jsonschema.validate(project_id, schemas.PROJECT_ID)
     except jsonschema.ValidationError:
         raise method.HTTPError(400, 'pooling.invalid',
-                               'Invalid project id %r.' % project_id) from None
+                               'Invalid project id %s.' % method.quote(project_id)) from None
     return project_id
 
 

@@ -7,13 +7,17 @@ with an Allow header; no match gets a 404. Every error leaves as API-SIG JSON.
 
 import re
 
+from oslo_db import exception as db_exc
 from oslo_log import log as logging
 import pecan
 
 from pooling import exception
 from pooling_api import method
+from pooling_api.controllers import capacity
 from pooling_api.controllers import devices
 from pooling_api.controllers import hosts
+from pooling_api.controllers import leases
+from pooling_api.controllers import metrics
 from pooling_api.controllers import pools
 from pooling_api.controllers import profiles
 from pooling_api.controllers import quotas
@@ -22,6 +26,7 @@ from pooling_api.controllers import usage
 from pooling_api.controllers import vendordata
 from pooling_api.controllers import versions
 from pooling_api.controllers import vgpus
+from pooling_api.controllers import whatif
 
 LOG = logging.getLogger(__name__)
 
@@ -38,12 +43,22 @@ ROUTES = {
     '/v1/profiles/{ident}': {'GET': profiles.show_profile, 'DELETE': profiles.delete_profile},
     '/v1/vgpus': {'GET': vgpus.list_vgpus, 'POST': vgpus.create_vgpu},
     '/v1/vgpus/{ident}': {'GET': vgpus.show_vgpu, 'DELETE': vgpus.delete_vgpu},
+    '/v1/vgpus/{ident}/lease': {'GET': leases.show_lease, 'POST': leases.issue_lease,
+                                'PUT': leases.renew_lease, 'DELETE': leases.revoke_lease},
     '/v1/usage': {'GET': usage.show_usage},
+    '/v1/usage/what-if': {'GET': whatif.show_what_if},
+    '/v1/capacity': {'GET': capacity.show_capacity},
     '/v1/slots': {'GET': slots.list_slots},
     '/v1/vendordata': {'POST': vendordata.vendordata},
     '/v1/quotas/{project_id}': {'GET': quotas.show_quota, 'PUT': quotas.update_quota,
                                 'DELETE': quotas.delete_quota},
+    '/metrics': {'GET': metrics.show_metrics},
 }
+
+# NOTE: how long a client is told to wait when the database is unreachable: a
+# MariaDB or PostgreSQL restart or fail-over takes seconds, and oslo.db
+# reconnects on the next checkout.
+RETRY_AFTER = '5'
 
 # Paths that answer without authentication (version discovery).
 PUBLIC = ('/', '/v1')
@@ -83,6 +98,12 @@ def dispatch(req):
         return method.error(req, err.status, err.code, err.detail, err.headers)
     except exception.PoolingException as err:
         return method.error(req, err.code, err.error_code, str(err))
+    except db_exc.DBConnectionError as err:
+        # The database is down or unreachable: the request may be retried as is.
+        LOG.warning('Database unreachable handling %s %s: %s', req.method, req.path_info, err)
+        return method.error(req, 503, 'pooling.service_unavailable',
+                            'The database is unreachable; retry later.',
+                            headers=[('Retry-After', RETRY_AFTER)])
     except Exception:
         LOG.exception('Unexpected error handling %s %s', req.method, req.path_info)
         return method.error(req, 500, 'pooling.internal',

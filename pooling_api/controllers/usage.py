@@ -1,7 +1,9 @@
 """Handler for /v1/usage."""
 
+from pooling.objects import platform_usage
 from pooling.objects import usage as usage_obj
 from pooling_api import method
+from pooling_api import microversion
 from pooling_api import policy
 from pooling_api import validation
 from pooling_api.policies import usage as policies
@@ -9,7 +11,13 @@ from pooling_api.schemas import usage as schemas
 
 
 def show_usage(req):
-    """GET /v1/usage?pool= → 200 {"usage": [per pool and model]}."""
+    """GET /v1/usage?pool= → 200 {"usage": [per pool and model]}; from 1.2 with by_platform."""
     policy.authorize(req, policies.SHOW)
     query = validation.query(req, schemas.QUERY)
-    return method.respond(req, 200, {'usage': usage_obj.usage(method.context(req), **query)})
+    ctx = method.context(req)
+    entries = usage_obj.usage(ctx, **query)
+    if req.environ.get(microversion.ENVIRON_KEY, microversion.MIN_VERSION) >= (1, 2):
+        split = platform_usage.by_platform(ctx, **query)
+        for entry in entries:
+            entry['by_platform'] = split.get((entry['pool'], entry['model']), [])
+    return method.respond(req, 200, {'usage': entries})

@@ -5,21 +5,27 @@ from pooling.objects import host as host_obj
 from pooling.objects import profile as profile_obj
 from pooling.objects import vgpu as vgpu_obj
 from pooling_api import method
+from pooling_api import microversion
 from pooling_api import policy
 from pooling_api import validation
 from pooling_api.policies import vgpus as policies
 from pooling_api.schemas import common
 from pooling_api.schemas import vgpus as schemas
 
-_INTERNAL = ('compute_milli', 'holds_capacity')
+# NOTE: the credential's hash never leaves the service, nor who drives the vGPU.
+_INTERNAL = ('compute_milli', 'holds_capacity', 'lease_token_sha256', 'conductor')
+_SINCE_1_1 = ('lease', 'moves', 'degraded_reason')
 
 
-def serialize(vgpu: dict) -> dict:
-    out = {k: v for k, v in vgpu.items() if k not in _INTERNAL}
+def serialize(vgpu: dict, req=None) -> dict:
+    hidden = _INTERNAL if req is not None and microversion.at_least(req, '1.3') else (
+        _INTERNAL + _SINCE_1_1)
+    out = {k: v for k, v in vgpu.items() if k not in hidden}
     out['compute_percent'] = vgpu['compute_milli'] / 10
     out['slices'] = [{**{k: v for k, v in s.items() if k != 'compute_milli'},
                       'compute_percent': s['compute_milli'] / 10} for s in vgpu['slices']]
-    degraded = any(s.get('device_health') == 'unhealthy' for s in vgpu['slices'])
+    degraded = (any(s.get('device_health') == 'unhealthy' for s in vgpu['slices'])
+                or bool(vgpu.get('degraded_reason')))
     out['health'] = 'degraded' if degraded else 'ok'
     return out
 
@@ -41,7 +47,7 @@ def _spec(req, body: dict) -> dict:
             profile = profile_obj.get_profile(ctx, body['profile'])
         except exception.NotFound:
             raise method.HTTPError(400, 'pooling.invalid',
-                                   'Unknown profile %r.' % body['profile']) from None
+                                   'Unknown profile %s.' % method.quote(body['profile'])) from None
         spec.update(profile=profile['name'], compute_milli=profile['compute_milli'],
                     memory_mb=profile['memory_mb'], count=profile['count'],
                     models=body.get('models', profile['models']),
@@ -65,13 +71,15 @@ def _spec(req, body: dict) -> dict:
         try:
             host_obj.get_host(ctx, consumer_host)
         except exception.NotFound:
-            raise method.HTTPError(400, 'pooling.invalid',
-                                   'Unknown consumer host %r.' % consumer_host) from None
+            raise method.HTTPError(400, 'pooling.invalid', 'Unknown consumer host %s.'
+                                   % method.quote(consumer_host)) from None
     return spec
 
 
 def list_vgpus(req):
-    """GET /v1/vgpus?state=&all_projects=&project_id=&consumer_id= → 200 {"vgpus": [...]}."""
+    """GET /v1/vgpus?state=&all_projects=&project_id=&consumer_id=&consumer_platform=
+    → 200 {"vgpus": [...]}; ``consumer_platform`` alone lists that platform's vGPUs, and with
+    ``consumer_id`` defaults to ``nova``."""
     policy.authorize(req, policies.LIST)
     query = validation.query(req, schemas.LIST_QUERY)
     ctx = method.context(req)
@@ -80,19 +88,19 @@ def list_vgpus(req):
         policy.authorize(req, policies.LIST_ALL)
         project_id = query.get('project_id')
     consumer = None
-    if query.get('consumer_id'):
-        consumer = ('nova', query['consumer_id'])
+    if query.get('consumer_id') or query.get('consumer_platform'):
+        consumer = (query.get('consumer_platform', 'nova'), query.get('consumer_id'))
     vgpus = vgpu_obj.list_vgpus(ctx, project_id=project_id, state=query.get('state'),
                                 consumer=consumer,
                                 limit=req.environ['pooling.services'].conf.api.max_limit)
-    return method.respond(req, 200, {'vgpus': [serialize(v) for v in vgpus]})
+    return method.respond(req, 200, {'vgpus': [serialize(v, req) for v in vgpus]})
 
 
 def show_vgpu(req, ident):
     """GET /v1/vgpus/{uuid} → 200 vgpu (404 for another project's)."""
     policy.authorize(req, policies.SHOW)
     vgpu = vgpu_obj.get_vgpu(method.context(req), ident, project_id=_owner_filter(req))
-    return method.respond(req, 200, serialize(vgpu))
+    return method.respond(req, 200, serialize(vgpu, req))
 
 
 def create_vgpu(req):
@@ -104,7 +112,7 @@ def create_vgpu(req):
     ctx = method.context(req)
     vgpu = services.claims.claim(ctx, spec)
     services.conductor.prepare_vgpu(ctx, vgpu['uuid'])
-    return method.respond(req, 201, serialize(vgpu),
+    return method.respond(req, 201, serialize(vgpu, req),
                           headers=[('Location', req.host_url + '/v1/vgpus/' + vgpu['uuid'])])
 
 

@@ -2,8 +2,11 @@
 
 import itertools
 
+from pooling_api.policies import capacity
 from pooling_api.policies import devices
 from pooling_api.policies import hosts
+from pooling_api.policies import leases
+from pooling_api.policies import metrics
 from pooling_api.policies import pools
 from pooling_api.policies import profiles
 from pooling_api.policies import quotas
@@ -11,8 +14,10 @@ from pooling_api.policies import slots
 from pooling_api.policies import usage
 from pooling_api.policies import vendordata
 from pooling_api.policies import vgpus
+from pooling_api.policies import whatif
 
-_MODULES = [pools, hosts, devices, profiles, vgpus, usage, quotas, slots, vendordata]
+_MODULES = [pools, hosts, devices, profiles, vgpus, usage, capacity, quotas, slots,
+            vendordata, leases, metrics, whatif]
 
 
 

@@ -8,10 +8,12 @@ LIST = 'pooling:hosts:list'
 SHOW = 'pooling:hosts:show'
 
 RULES = [
-    policy.DocumentedRuleDefault(name=LIST, check_str=base.READER, scope_types=base.SCOPE,
+    policy.DocumentedRuleDefault(name=LIST, check_str=base.HARDWARE_READER,
+                                 scope_types=base.HARDWARE_SCOPE,
                                  description='List hosts.',
                                  operations=[{'path': '/v1/hosts', 'method': 'GET'}]),
-    policy.DocumentedRuleDefault(name=SHOW, check_str=base.READER, scope_types=base.SCOPE,
+    policy.DocumentedRuleDefault(name=SHOW, check_str=base.HARDWARE_READER,
+                                 scope_types=base.HARDWARE_SCOPE,
                                  description='Show a host.',
                                  operations=[{'path': '/v1/hosts/{host}', 'method': 'GET'}]),
 ]

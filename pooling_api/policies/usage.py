@@ -7,7 +7,8 @@ from pooling_api.policies import base
 SHOW = 'pooling:usage:show'
 
 RULES = [
-    policy.DocumentedRuleDefault(name=SHOW, check_str=base.READER, scope_types=base.SCOPE,
+    policy.DocumentedRuleDefault(name=SHOW, check_str=base.HARDWARE_READER,
+                                 scope_types=base.HARDWARE_SCOPE,
                                  description='Show capacity, allocation and stranded capacity '
                                              'per pool and model.',
                                  operations=[{'path': '/v1/usage', 'method': 'GET'}]),

@@ -12,7 +12,8 @@ REQUEST = {
 }
 RESPONSE = {
     'type': 'object', 'required': ['vgpus'],
-    'properties': {'vgpus': {'type': 'array', 'items': {
+    'properties': {'leases': {'type': 'array', 'items': {'type': 'object'}},
+                   'vgpus': {'type': 'array', 'items': {
         'type': 'object',
         'required': ['uuid', 'profile', 'state', 'compute_percent', 'memory_mb', 'count',
                      'locality', 'slices', 'attachment']}}},

@@ -5,8 +5,8 @@ from pooling_api.schemas import common
 CONSUMER = {
     'type': 'object', 'required': ['platform', 'id'],
     'properties': {
-        'platform': {'type': 'string', 'enum': ['nova', 'cdi', 'kubernetes', 'vmware',
-                                                'libvirt', 'baremetal', 'other']},
+        'platform': {'type': 'string', 'enum': ['nova', 'cdi', 'container', 'kubernetes',
+                                                'vmware', 'libvirt', 'baremetal', 'other']},
         'host': {'type': 'string', 'minLength': 1, 'maxLength': 255},
         'id': {'type': 'string', 'minLength': 1, 'maxLength': 255}},
     'additionalProperties': False,
@@ -32,7 +32,8 @@ LIST_QUERY = {
     'properties': {'state': {'type': 'string', 'enum': ['SCHEDULED', 'PREPARING', 'ACTIVE',
                                                         'RELEASING', 'DELETED', 'ERROR']},
                    'all_projects': common.BOOL_QUERY, 'project_id': common.IDENT,
-                   'consumer_id': common.IDENT},
+                   'consumer_id': common.IDENT,
+                   'consumer_platform': CONSUMER['properties']['platform']},
     'additionalProperties': False,
 }
 SLICE = {
@@ -59,6 +60,12 @@ VGPU = {
         'consumer': {'type': ['object', 'null']}, 'slices': {'type': 'array', 'items': SLICE},
         'attachment': {'type': ['object', 'null']},
         'health': {'type': 'string', 'enum': ['ok', 'degraded']},
+        # 1.1
+        'lease': {'type': ['object', 'null'], 'properties': {
+            'lease_id': {'type': 'string'}, 'expires_at': {'type': ['string', 'null']}},
+            'additionalProperties': False},
+        'moves': {'type': 'array', 'items': {'type': 'object'}},
+        'degraded_reason': {'type': 'string'},
         'created_at': common.TIMESTAMP, 'updated_at': common.TIMESTAMP},
     'additionalProperties': False,
 }

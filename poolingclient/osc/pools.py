@@ -51,6 +51,14 @@ DEVICE_LONG = [
     ("Health Reason", "health_reason"),
 ]
 
+USAGE_BY_PLATFORM_FIELDS = [
+    ("Pool", "pool"),
+    ("Model", "model"),
+    ("Platform", "platform"),
+    ("vGPUs", "vgpus"),
+    ("Compute %", "compute_percent"),
+    ("Memory (MB)", "memory_mb"),
+]
 USAGE_FIELDS = [
     ("Pool", "pool"),
     ("Model", "model"),
@@ -203,8 +211,14 @@ class ShowDevice(command.ShowOne):
         return common.show(common.client(self).find_device(parsed_args.device))
 
 
-class ShowUsage(command.Lister):
-    """Show capacity, allocation, free and stranded capacity per pool and model."""
+CAPACITY_FIELDS = [
+    ("Profile", "name"),
+    ("Available", "available"),
+]
+
+
+class ShowCapacity(command.Lister):
+    """How many vGPUs of each profile the pool could give now (any project reader)."""
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
@@ -212,4 +226,32 @@ class ShowUsage(command.Lister):
         return parser
 
     def take_action(self, parsed_args):
-        return common.listing(common.client(self).usage(parsed_args.pool), USAGE_FIELDS)
+        found = common.client(self).capacity(parsed_args.pool)
+        return common.listing(found["profiles"], CAPACITY_FIELDS)
+
+
+class ShowUsage(command.Lister):
+    """Show capacity, allocation, free and stranded capacity per pool and model."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument("--pool", metavar="<pool>", help="Only this pool (name or UUID)")
+        parser.add_argument(
+            "--by-platform",
+            action="store_true",
+            default=False,
+            help="One row per pool, model and consumer platform (nova, cdi, kubernetes, "
+            "vmware, libvirt, baremetal ...) with what that platform holds",
+        )
+        return parser
+
+    def take_action(self, parsed_args):
+        client = common.client(self)
+        if not parsed_args.by_platform:
+            return common.listing(client.usage(parsed_args.pool), USAGE_FIELDS)
+        rows = [
+            dict(share, pool=entry["pool"], model=entry["model"])
+            for entry in client.usage(parsed_args.pool, by_platform=True)
+            for share in entry.get("by_platform") or ()
+        ]
+        return common.listing(rows, USAGE_BY_PLATFORM_FIELDS)

@@ -6,7 +6,10 @@ and ``--wait`` follows it to ACTIVE.
 """
 
 import time
+import types
+import warnings
 
+from osc_lib import utils as osc_utils
 from osc_lib.cli import parseractions
 from osc_lib.command import command
 
@@ -41,24 +44,40 @@ WAIT_INTERVAL = 1.0
 
 
 def _wait(client, uuid: str, done: set, timeout: float = WAIT_TIMEOUT) -> dict | None:
-    """Poll the vGPU until its state is in ``done`` (None once it is gone)."""
+    """Follow the vGPU with osc-lib's wait_for_status until its state is in ``done``.
+
+    Returns the vGPU, or None once it is gone (a deleted vGPU may vanish).
+    ``status_f`` adds what osc-lib's loop lacks: a deadline, and "gone" as a
+    state.
+    """
     deadline = time.monotonic() + timeout
-    while True:
+    last = {}
+
+    def status_f(res_id):
         try:
-            vgpu = client.get_vgpu(uuid)
+            vgpu = last["vgpu"] = client.get_vgpu(res_id)
         except exceptions.NotFound:
-            return None
-        if vgpu.get("state") in done:
-            return vgpu
-        if vgpu.get("state") == "ERROR":
-            raise exceptions.CommandError(
-                f"vGPU {uuid} went to ERROR: {vgpu.get('state_reason') or 'no reason given'}"
-            )
-        if time.monotonic() >= deadline:
-            raise exceptions.CommandError(
-                f"vGPU {uuid} is still {vgpu.get('state')} after {timeout} s"
-            )
-        time.sleep(WAIT_INTERVAL)
+            last["vgpu"] = None
+            return types.SimpleNamespace(state="gone")
+        state = vgpu.get("state") or ""
+        if state not in done and state != "ERROR" and time.monotonic() >= deadline:
+            raise exceptions.CommandError(f"vGPU {uuid} is still {state} after {timeout} s")
+        return types.SimpleNamespace(state=state)
+
+    with warnings.catch_warnings():
+        # NOTE: osc-lib marks the helper deprecated for openstacksdk clients;
+        # this client is not one.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        ok = osc_utils.wait_for_status(
+            status_f, uuid, status_field="state",
+            success_status=[s.lower() for s in done] + ["gone"],
+            error_status=["error"], sleep_time=WAIT_INTERVAL)
+    vgpu = last.get("vgpu")
+    if not ok:
+        raise exceptions.CommandError(
+            f"vGPU {uuid} went to ERROR: {(vgpu or {}).get('state_reason') or 'no reason given'}"
+        )
+    return vgpu
 
 
 class CreateVgpu(command.ShowOne):
@@ -105,8 +124,8 @@ class CreateVgpu(command.ShowOne):
             action=parseractions.MultiKeyValueAction,
             required_keys=["platform", "id"],
             optional_keys=["host"],
-            help="Who will use the vGPU: platform (nova, cdi, kubernetes, vmware, libvirt, "
-            "baremetal, other), its id, and the host it runs on (needed for --locality "
+            help="Who will use the vGPU: platform (nova, container, cdi, kubernetes, vmware, "
+            "libvirt, baremetal, other), its id, and the host it runs on (needed for --locality "
             "local or remote-required)",
         )
         parser.add_argument(

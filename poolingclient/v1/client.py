@@ -5,23 +5,23 @@ tokens and with ``--os-auth-type none``; it pins the microversion on every
 request and turns API-SIG error bodies into :mod:`poolingclient.exceptions`.
 """
 
-import re
+
 from typing import Any
 from urllib import parse
 
 from keystoneauth1 import adapter
+from oslo_utils import uuidutils
 
 from poolingclient import exceptions
 
 SERVICE_TYPE = "accelerator-pool"
 DEFAULT_MICROVERSION = "1.0"
-
-_UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$")
-
+# The lease resource exists from 1.1 on.
+LEASE_MICROVERSION = "1.3"
 
 def is_uuid_like(value: str) -> bool:
-    """True when ``value`` is written like a UUID (with or without dashes)."""
-    return bool(_UUID_RE.match(value or ""))
+    """True when ``value`` is written like a UUID (oslo.utils' rules: dashes optional)."""
+    return uuidutils.is_uuid_like(value or "")
 
 
 def _root(endpoint: str | None) -> str | None:
@@ -122,8 +122,19 @@ class Client:
     def get_device(self, device: str) -> dict:
         return self._get("/devices/" + self._q(device))
 
-    def usage(self, pool: str | None = None) -> list[dict]:
-        return self._get("/usage", {"pool": pool})["usage"]
+    def usage(self, pool: str | None = None, by_platform: bool = False) -> list[dict]:
+        """Usage per pool and model; ``by_platform`` asks microversion 1.2 for the split."""
+        if not by_platform:
+            return self._get("/usage", {"pool": pool})["usage"]
+        path = "/usage" + ("?" + parse.urlencode({"pool": pool}) if pool else "")
+        return self._request(
+            "GET", path, headers={"OpenStack-API-Version": "accelerator-pool 1.2"}
+        )["usage"]
+
+    def capacity(self, pool: str | None = None) -> dict:
+        """Free capacity per model and per profile (microversion 1.1; any reader)."""
+        path = "/capacity" + ("?" + parse.urlencode({"pool": pool}) if pool else "")
+        return self._request("GET", path, microversion="1.1")["capacity"]
 
     # -- profiles -------------------------------------------------------
 
@@ -156,6 +167,26 @@ class Client:
 
     def delete_vgpu(self, vgpu: str) -> None:
         self._delete("/vgpus/" + self._q(vgpu))
+
+    # -- leases of remote vGPUs (microversion 1.3) ----------------------
+
+    def _lease(self, method: str, vgpu: str) -> Any:
+        return self._request(method, "/vgpus/%s/lease" % self._q(vgpu),
+                             microversion=LEASE_MICROVERSION)
+
+    def get_lease(self, vgpu: str) -> dict:
+        """The lease document without credential."""
+        return self._lease("GET", vgpu)
+
+    def issue_lease(self, vgpu: str) -> dict:
+        """A fresh credential (the previous one stops working), in the lease document."""
+        return self._lease("POST", vgpu)
+
+    def renew_lease(self, vgpu: str) -> dict:
+        return self._lease("PUT", vgpu)
+
+    def revoke_lease(self, vgpu: str) -> None:
+        self._lease("DELETE", vgpu)
 
     def find_vgpu(self, name_or_id: str, all_projects: bool = False) -> dict:
         """The vGPU with this ID, or the only one with this name.

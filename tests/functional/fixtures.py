@@ -121,6 +121,9 @@ def check_response(method: str, path: str, resp) -> None:
     if schema is None:
         assert not resp.text, (method, path, resp.text)
         return
+    if schema is openapi.PROMETHEUS_TEXT:
+        assert resp.content_type == 'text/plain', (method, path, resp.content_type)
+        return
     assert resp.content_type == 'application/json', (method, path, resp.content_type)
     jsonschema.validate(json.loads(resp.text), schema)
 
@@ -190,7 +193,10 @@ class Stack:
 
         self.app = app.build(self.conf, self.transport)
         self.client = Client(self.app)
-        self.wait_for(lambda: len(self.client.get('/v1/hosts').json['hosts']) == len(self.hosts),
+        # NOTE: every configured agent; an agent may report more hosts (a vCenter's ESXi hosts).
+        names = {name for name, _fabric, _devices in self.hosts}
+        self.wait_for(lambda: names <= {h['name'] for h in
+                                        self.client.get('/v1/hosts').json['hosts']},
                       'agents to report')
         return self
 
@@ -200,9 +206,20 @@ class Stack:
         self.services['conductor'] = svc
 
     def agent_conf(self, name, fabric, devices, health_file=None):
+        if getattr(self, 'state_root', None) is None:
+            self.state_root = tempfile.mkdtemp(prefix='pooling-agents-')
+        # Each agent its own records (a real host has its own disk); one CA for
+        # the gateways; gateways on any free loopback port.
         extra = {('agent', 'host'): name, ('agent', 'fabric'): fabric,
                  ('agent', 'sim_devices'): devices,
-                 ('agent', 'enabled_drivers'): ['sim'] if devices else []}
+                 ('agent', 'enabled_drivers'): ['sim'] if devices else [],
+                 ('agent', 'state_dir'): os.path.join(self.state_root, name),
+                 # The fake remoting backend (a real loopback echo server per
+                 # lease); the netns tests run the sim data plane.
+                 ('agent', 'remoting_backend'): 'fake',
+                 ('gateway', 'host'): '127.0.0.1', ('gateway', 'port'): 0,
+                 ('gateway', 'advertise_host'): '127.0.0.1',
+                 ('gateway', 'auto_pki_dir'): os.path.join(self.state_root, 'pki')}
         if health_file:
             extra[('agent', 'sim_health_file')] = health_file
         return make_conf(self.db_url, self.transport_url, self.exchange,

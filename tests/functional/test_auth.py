@@ -18,3 +18,23 @@ def test_keystone_strategy_refuses_requests_without_a_token(mysql_db):
         resp = webob.Request.blank(path, headers={'X-Project-Id': 'admin',
                                                   'X-Roles': 'admin'}).get_response(wsgi)
         assert resp.status_int == 401, (path, resp.status)
+
+
+def test_keystone_authtoken_options_reach_the_middleware(mysql_db):
+    """[keystone_authtoken], registered from keystonemiddleware's public list_opts."""
+    conf = fixtures.make_conf(mysql_db.url, 'fake:/')
+    conf.set_override('auth_strategy', 'keystone', group='api')
+    conf.set_override('www_authenticate_uri', 'http://keystone.example:5000/v3',
+                      group='keystone_authtoken')
+    resp = webob.Request.blank('/v1/pools').get_response(app.build(conf))
+    assert resp.status_int == 401
+    assert "uri=\"http://keystone.example:5000/v3\"" in resp.headers['WWW-Authenticate']
+
+
+def test_messaging_metrics_options_are_registered():
+    """oslo.messaging reads [oslo_messaging_metrics] from the ConfigOpts it is given."""
+    from oslo_messaging import _metrics
+
+    conf = fixtures.make_conf('sqlite://', 'fake:/')
+    assert conf.oslo_messaging_metrics.metrics_enabled is False
+    assert _metrics.get_collector(conf) is not None

@@ -2,6 +2,7 @@
 
 import pytest
 
+from pooling_api import microversion
 from tests.functional import conftest
 from tests.functional import fixtures
 
@@ -103,4 +104,5 @@ def test_latest_microversion_is_accepted(api):
     resp = api.client.get('/v1/pools', headers={'OpenStack-API-Version':
                                                 'accelerator-pool latest'})
     assert resp.status_int == 200
-    assert resp.headers['OpenStack-API-Version'] == 'accelerator-pool 1.0'
+    assert resp.headers['OpenStack-API-Version'] == (
+        'accelerator-pool ' + microversion.max_version_string())

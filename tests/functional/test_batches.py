@@ -64,15 +64,15 @@ def test_a_failed_slice_fails_only_its_vgpu(stack):
     class FailOne:
         """The real agents, except that the first vGPU named 'doomed' fails to prepare."""
 
-        def prepare_slices(self, ctx, host, items):
-            answers = real.prepare_slices(ctx, host, items)
-            return [{'error': 'device fell off the bus'} if i['vgpu']['uuid'] in doomed else a
-                    for i, a in zip(items, answers)]
+        def prepare_vgpus(self, ctx, host, requests):
+            answers = real.prepare_vgpus(ctx, host, requests)
+            return {uuid: ({'error': 'device fell off the bus'} if uuid in doomed else a)
+                    for uuid, a in answers.items()}
 
-        def release_slices(self, ctx, host, items):
-            return real.release_slices(ctx, host, items)
+        def release_vgpus(self, ctx, host, requests):
+            return real.release_vgpus(ctx, host, requests)
 
-    endpoint.agents = FailOne()
+    endpoint.agents = endpoint.fanout.agents = FailOne()
     try:
         gate = threading.Event()
         work = endpoint._preparing._work
@@ -84,11 +84,52 @@ def test_a_failed_slice_fails_only_its_vgpu(stack):
         assert stack.wait_state(ok.json['uuid'], ('ACTIVE',))['state'] == 'ACTIVE'
         failed = stack.wait_state(bad.json['uuid'], ('ERROR',))
         assert 'device fell off the bus' in failed['state_reason']
-        assert failed['state_reason'].startswith('preparing slice 0 on ')
+        assert failed['state_reason'].startswith('preparing on ')
         assert c.delete('/v1/vgpus/' + ok.json['uuid']).status_int == 202
         stack.wait_state(ok.json['uuid'], ('DELETED',))
     finally:
-        endpoint.agents = real
+        endpoint.agents = endpoint.fanout.agents = real
     # The failed vGPU gave its capacity back; nothing is left held.
     after = {d['uuid']: d['free'] for d in c.get('/v1/devices').json['devices']}
     assert after == before
+
+
+def test_a_silent_agent_stalls_only_its_own_vgpus(stack):
+    """Issue 13: hosts were called one after another, so one silent agent froze every batch.
+
+    Fails before per-host executors: the vGPU on the healthy host waited for
+    the silent host's call (here held for 15 s, past wait_state's 10 s).
+    """
+    c = stack.client
+    endpoint = _endpoint(stack)
+    real = endpoint.agents
+    release = threading.Event()
+
+    class SilentGpuA:
+        def prepare_vgpus(self, ctx, host, requests):
+            if host == 'gpu-a':
+                release.wait(15)
+            return real.prepare_vgpus(ctx, host, requests)
+
+        def release_vgpus(self, ctx, host, requests):
+            return real.release_vgpus(ctx, host, requests)
+
+    endpoint.agents = endpoint.fanout.agents = SilentGpuA()
+    try:
+        gate = threading.Event()
+        work = endpoint._preparing._work
+        endpoint._preparing._work = lambda uuids: (gate.wait(10), work(uuids))[1]
+        on_a = c.post('/v1/vgpus', {'compute_percent': 10, 'memory_mb': 1024, 'locality':
+                                    'local', 'consumer': {'platform': 'other', 'host': 'gpu-a',
+                                                          'id': 'a'}}).json
+        on_c = c.post('/v1/vgpus', {'compute_percent': 10, 'memory_mb': 1024, 'locality':
+                                    'local', 'consumer': {'platform': 'other', 'host': 'gpu-c',
+                                                          'id': 'c'}}).json
+        gate.set()  # both in one batch
+        assert stack.wait_state(on_c['uuid'], ('ACTIVE',), timeout=10)['state'] == 'ACTIVE'
+        assert c.get('/v1/vgpus/' + on_a['uuid']).json['state'] == 'PREPARING'
+        release.set()
+        stack.wait_state(on_a['uuid'], ('ACTIVE',))
+    finally:
+        release.set()
+        endpoint.agents = endpoint.fanout.agents = real

@@ -69,7 +69,9 @@ def test_locality_follows_the_fabric(stack):
     # cpu-1 is in fab-1: gpu-a or gpu-b, never gpu-c (fab-2).
     assert remote['slices'][0]['host'] in ('gpu-a', 'gpu-b')
     active = stack.wait_state(remote['uuid'], ('ACTIVE',))
-    assert active['attachment']['remote']['token']
+    remote_att = active['attachment']['remote']
+    assert remote_att['protocol'] == 'fake' and remote_att['endpoints'][0]['gateway']
+    assert 'token' not in json.dumps(active)  # the credential only comes from the lease call
     local = c.post('/v1/vgpus', {'compute_percent': 10, 'memory_mb': 1024,
                                  'locality': 'local',
                                  'consumer': {'platform': 'other', 'host': 'gpu-c',

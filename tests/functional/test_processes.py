@@ -38,10 +38,10 @@ def processes(mysql_db):
     conf = tempfile.NamedTemporaryFile('w', suffix='.conf', delete=False)
     conf.write('[DEFAULT]\ntransport_url = %s\n[database]\nconnection = %s\n'
                '[api]\nport = %d\nauth_strategy = noauth\nworkers = 2\n'
-               '[agent]\nhost = proc-gpu\nreport_interval = 1\n'
+               '[agent]\nhost = proc-gpu\nreport_interval = 1\nstate_dir = %s\n'
                'sim_devices = nvidia:A100-SXM4-80GB:81920:108:1\n'
                '[conductor]\nreconcile_interval = 1\nstuck_after = 1\n'
-               % (vhost.create(), mysql_db.url, port))
+               % (vhost.create(), mysql_db.url, port, tempfile.mkdtemp(prefix='pooling-agent-')))
     conf.close()
     subprocess.run([os.path.join(BIN, 'pooling-manage'), '--config-file', conf.name, 'db',
                     'sync'], check=True, capture_output=True)

@@ -51,6 +51,9 @@ host = $HOST
 fabric = e2e-fabric
 sim_devices = $SIM
 report_interval = 3
+state_dir = $E/pooling-agent
+[gateway]
+auto_pki_dir = $E/pooling-pki
 [conductor]
 reconcile_interval = 3
 [cyborg]

@@ -19,6 +19,9 @@ fi
 # our driver against Cyborg's own driver objects, in the venv that has Cyborg
 "$E2E_DIR/combo-venv/bin/python" -m pytest -q -p no:cacheprovider "$ROOT/tests/unit/cyborg" \
   >"$E2E_DIR/logs/driver-objects.out" 2>&1 || fail "driver objects test failed: see $E2E_DIR/logs"
+# its summary line, so that the test command's closing line counts these tests too
+echo "Cyborg driver objects (tests/unit/cyborg in the upstream venv):"
+tail -n 1 "$E2E_DIR/logs/driver-objects.out"
 "$PY" -m pytest -q -p no:cacheprovider -m openstack "$HERE" "$@"
 rc=$?
 bash "$HERE/unstack.sh" >&2

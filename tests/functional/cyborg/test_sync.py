@@ -94,9 +94,12 @@ def test_slots_publish_bind_vendordata_release(stack):
     resp = nova.post('/v1/vendordata', body)
     assert resp.status_int == 200, resp.text
     [seen] = resp.json['vgpus']
-    assert seen['uuid'] == v_remote['uuid'] and seen['attachment']['remote']['token']
+    assert seen['uuid'] == v_remote['uuid'] and seen['attachment']['remote']['endpoints']
+    [lease] = resp.json['leases']  # a fresh credential for the guest, only here
+    assert lease['vgpu_uuid'] == v_remote['uuid'] and len(lease['token']) >= 43
+    assert 'token' not in seen['attachment']['remote']
     assert nova.post('/v1/vendordata', dict(body, **{'project-id': 'other'})).json == {
-        'vgpus': []}
+        'vgpus': [], 'leases': []}
     assert c.as_(remote['project_id'], 'member,reader').post(
         '/v1/vendordata', body).status_int == 403
 

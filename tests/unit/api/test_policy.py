@@ -8,9 +8,12 @@ import pytest
 
 from pooling import context
 from pooling_api import policies
+from pooling_api.policies import devices
+from pooling_api.policies import hosts
 from pooling_api.policies import pools
 from pooling_api.policies import profiles
 from pooling_api.policies import quotas
+from pooling_api.policies import usage
 from pooling_api.policies import vgpus
 
 
@@ -43,15 +46,26 @@ def _ctx(project, *roles):
     (quotas.SHOW, {'project_id': 'p1'}, _ctx('p1', 'reader'), True),
     (quotas.SHOW, {'project_id': 'p1'}, _ctx('p2', 'reader'), False),
     (quotas.UPDATE, {'project_id': 'p1'}, _ctx('p1', 'member'), False),
+    (hosts.LIST, {'project_id': 'p1'}, _ctx('p1', 'member', 'reader'), False),
+    (devices.SHOW, {'project_id': 'p1'}, _ctx('p1', 'reader'), False),
+    (usage.SHOW, {'project_id': 'p1'}, _ctx('p1', 'member', 'reader'), False),
+    (hosts.LIST, {'project_id': 'p1'}, _ctx('p1', 'admin'), True),
 ])
 def test_rules(enforcer, rule, target, ctx, allowed):
     assert enforcer.authorize(rule, target, ctx, do_raise=False) is allowed
 
 
 def test_every_rule_is_documented_and_project_scoped():
+    from pooling_api.policies import base
+
+    hardware = {r.name for m in (hosts, devices, usage) for r in m.list_rules()}
     for rule in policies.list_rules():
         assert rule.description and rule.operations
-        assert rule.scope_types == ['project']
+        if rule.name in hardware:
+            assert rule.scope_types == ['system', 'project']
+            assert rule.check_str == base.HARDWARE_READER
+        else:
+            assert rule.scope_types == ['project']
 
 
 class _Req:

@@ -164,3 +164,27 @@ def test_usage_all_pools(requests_mock):
     columns, rows = fakes.run(pools.ShowUsage, [])
     assert rows == [] and columns[0] == "Pool"
     assert requests_mock.last_request.query == ""
+
+
+def test_capacity_asks_for_microversion_1_1(requests_mock):
+    requests_mock.get(fakes.V1 + "/capacity", json={"capacity": {
+        "models": [], "available_limit": 32,
+        "profiles": [{"name": "half", "available": 3}]}})
+    columns, rows = fakes.run(pools.ShowCapacity, ["--pool", "site-a"])
+    assert rows == [("half", 3)] and columns == ("Profile", "Available")
+    assert requests_mock.last_request.qs == {"pool": ["site-a"]}
+    assert requests_mock.last_request.headers["OpenStack-API-Version"] == \
+        "accelerator-pool 1.1"
+
+
+def test_usage_by_platform_asks_1_2_and_lists_one_row_per_platform(requests_mock):
+    entry = dict(fakes.USAGE, by_platform=[
+        {"platform": "kubernetes", "vgpus": 2, "compute_percent": 50.0, "memory_mb": 20480},
+        {"platform": "vmware", "vgpus": 1, "compute_percent": 10.0, "memory_mb": 4096}])
+    requests_mock.get(fakes.V1 + "/usage", json={"usage": [entry]})
+    columns, rows = fakes.run(pools.ShowUsage, ["--pool", "site-a", "--by-platform"])
+    request = requests_mock.last_request
+    assert request.headers["OpenStack-API-Version"] == "accelerator-pool 1.2"
+    assert request.qs == {"pool": ["site-a"]}
+    assert columns == ("Pool", "Model", "Platform", "vGPUs", "Compute %", "Memory (MB)")
+    assert [r[2:] for r in rows] == [("kubernetes", 2, 50.0, 20480), ("vmware", 1, 10.0, 4096)]

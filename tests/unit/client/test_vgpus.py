@@ -219,3 +219,31 @@ def test_delete_wait_until_gone(requests_mock):
     requests_mock.delete(VGPU_URL, status_code=202)
     fakes.run(vgpus.DeleteVgpu, [fakes.VGPU_UUID, "--wait"])
     assert requests_mock.call_count == 4
+
+
+def test_wait_is_osc_libs_loop(requests_mock, monkeypatch):
+    """--wait goes through osc-lib's wait_for_status, not a loop of our own (issue 13)."""
+    from osc_lib import utils as osc_utils
+
+    calls = []
+    real = osc_utils.wait_for_status
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(osc_utils, "wait_for_status", spy)
+    requests_mock.get(VGPU_URL, json=dict(fakes.VGPU, state="ACTIVE"))
+    client = fakes.make_app().client_manager.accelerator_pool
+    assert vgpus._wait(client, fakes.VGPU_UUID, {"ACTIVE"})["state"] == "ACTIVE"
+    assert calls and calls[0]["status_field"] == "state"
+
+
+def test_uuid_like_is_oslo_utils():
+    from oslo_utils import uuidutils
+
+    from poolingclient.v1 import client as v1
+
+    for value in (fakes.VGPU_UUID, fakes.VGPU_UUID.replace("-", ""), "gpu-a", "", None,
+                  "{%s}" % fakes.VGPU_UUID):
+        assert v1.is_uuid_like(value) == uuidutils.is_uuid_like(value or "")

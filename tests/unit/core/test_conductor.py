@@ -1,4 +1,4 @@
-"""The conductor without services: remote endpoints, and the batch thread."""
+"""The conductor without services: what is remote, and the batch thread."""
 
 import threading
 
@@ -11,16 +11,10 @@ def _vgpu(consumer_host, *hosts):
             'slices': [{'host': h} for h in hosts]}
 
 
-def test_local_or_unplaced_consumer_gets_no_remote():
-    assert manager._remote(_vgpu('h1', 'h1')) is None
-    assert manager._remote(_vgpu(None, 'h1')) is None
-
-
-def test_remote_slices_get_endpoints_and_a_fresh_token():
-    first = manager._remote(_vgpu('c1', 'h1', 'h2'))
-    second = manager._remote(_vgpu('c1', 'h1', 'h2'))
-    assert [e.split(':')[0] for e in first['endpoints']] == ['h1', 'h2']
-    assert len(first['token']) >= 32 and first['token'] != second['token']
+def test_local_or_unplaced_consumer_is_not_remote():
+    assert not manager.is_remote(_vgpu('h1', 'h1'))
+    assert not manager.is_remote(_vgpu(None, 'h1'))
+    assert manager.is_remote(_vgpu('c1', 'h1', 'h2'))
 
 
 def test_the_batcher_drains_what_was_queued_and_survives_a_failure():

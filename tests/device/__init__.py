@@ -1,0 +1,1 @@
+"""Tests for the lent device machine (an accelerator); skipped elsewhere, saying why."""

@@ -1,0 +1,17 @@
+"""bench.remote: a tiny run writes the JSON keys the issue names and a PNG."""
+
+import json
+
+from bench import remote
+
+
+def test_tiny_run_writes_ratio_and_added_latency(tmp_path):
+    out, png = tmp_path / 'r.json', tmp_path / 'r.png'
+    assert remote.main(['--json', str(out), '--png', str(png), '--repeat', '1', '--reps', '1',
+                        '--calls', '50', '--sizes', '1,16']) == 0
+    result = json.loads(out.read_text())
+    assert set(result['sizes_mib']) == {'1', '16'}
+    assert result['throughput_ratio'] == result['sizes_mib']['16']['ratio'] > 0
+    assert isinstance(result['added_p50_us'], float)
+    assert result['cpu_s_per_gib']['gateway'] > 0
+    assert png.exists() and png.stat().st_size > 1000

@@ -1,0 +1,1 @@
+"""Unit tests of the remote data plane: gateway, credentials, lease documents, pooling run."""
