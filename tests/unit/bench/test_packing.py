@@ -158,3 +158,34 @@ def test_report_table(tmp_path, capsys):
     report.main([str(out)])
     line = capsys.readouterr().out.strip().splitlines()[-1]
     assert line == "| default | fgd | 4.70 ± 0.10 | 2 | 95.00 | 4.77 |"
+
+
+ISLAND_NODES = """sn,cpu_milli,memory_mib,gpu,model
+big0,96000,786432,8,V100M32
+big1,96000,786432,8,V100M32
+"""
+
+ISLAND_PODS = """name,cpu_milli,memory_mib,num_gpu,gpu_milli
+s0,1000,1024,1,1000
+s1,1000,1024,1,1000
+s2,1000,1024,1,1000
+q0,4000,4096,4,1000
+q1,4000,4096,4,1000
+"""
+
+
+def test_topology_run_counts_avoidable_straddles_through_the_replay_hook(tmp_path):
+    """--topology: hosts get two NVLink islands of 4 and the shared replay loop's per-placement
+    hook counts 4-card placements that straddle islands while one island could hold them
+    (a policy blind to topology makes some; the product's never does); --until ends the curve."""
+    nodes = trace.load_nodes(_write(tmp_path, "n.csv", ISLAND_NODES))
+    pods = trace.load_pods(_write(tmp_path, "p.csv", ISLAND_PODS))
+    blind = aware = 0
+    for seed in range(42, 52):
+        run = packing.run_one("fgd[topology_aware=false]", nodes, pods, seed, topology=True)
+        blind += run["straddling_placements"]
+        run = packing.run_one("fgd", nodes, pods, seed, topology=True, until=100)
+        aware += run["straddling_placements"]
+        assert run["curve"] and max(b for b, _ in run["curve"]) <= 100
+    assert blind > 0 and aware == 0
+    assert packing.run_one("fgd", nodes, pods, 42)["straddling_placements"] == 0
