@@ -58,6 +58,8 @@ def test_openb_files_give_the_benchmarks_figures(files, policy):
         assert got["unallocated_pct_at_100"]["per_seed"][i] == bench["unallocated_pct_at_100"]
     assert got["curve"] == packing.summarise(
         [packing.run_one(policy, nodes, pods, s) for s in [42, 43, 44]])["curve"]
+    # FGD's target workload keyed and ordered as the benchmark's (spec string as written).
+    assert demand.target_workload() == trace.target_workload(pods)
 
 
 SHARED = trace.DEFAULT_PODS
