@@ -46,10 +46,13 @@ def recorded_demand(context, pool_hosts, pool) -> list:
     With a pool, a vGPU counts when one of its slices is on that pool's hosts (a vGPU that
     never got capacity names no host and counts only in the demand of all pools).
     """
-    rows = []
+    by_uuid = {}
     for state in _STATES:
-        rows += vgpu_obj.list_vgpus(context, state=state)
-    rows = [v for v in rows if v['project_id'] != vgpu_obj.HOLD_PROJECT]
+        # NOTE: one query per state, so a vGPU that moves on (SCHEDULED -> ACTIVE) between two
+        # of them is read twice; it is one arrival.
+        for v in vgpu_obj.list_vgpus(context, state=state):
+            by_uuid.setdefault(v['uuid'], v)
+    rows = [v for v in by_uuid.values() if v['project_id'] != vgpu_obj.HOLD_PROJECT]
     if pool:
         rows = [v for v in rows if any(s['host'] in pool_hosts for s in v['slices'])]
     return sorted(rows, key=lambda v: (v['created_at'] or '', v['uuid']))

@@ -209,3 +209,19 @@ def test_replay_until_and_on_placed():
     run = replay.replay(model, arrivals, Scheduler(model, "binpack"), 4000,
                         on_placed=lambda m, p: seen.append(p.host), until=100)
     assert run["curve"][-1][0] == 100 and seen == ["h"] * 8
+
+
+def test_recorded_demand_counts_a_vgpu_that_moved_on_between_queries_once(monkeypatch):
+    """One query per state: a vGPU read as SCHEDULED and again as ACTIVE is one arrival."""
+    from pooling.objects import vgpu as vgpu_obj
+    from pooling.planner import pool
+
+    def row(uuid, state, created):
+        return {"uuid": uuid, "state": state, "project_id": "p", "created_at": created,
+                "slices": []}
+
+    by_state = {"SCHEDULED": [row("a", "SCHEDULED", "1"), row("b", "SCHEDULED", "2")],
+                "ACTIVE": [row("a", "ACTIVE", "1"), row("c", "ACTIVE", "3")]}
+    monkeypatch.setattr(vgpu_obj, "list_vgpus",
+                        lambda context, state=None: by_state.get(state, []))
+    assert [v["uuid"] for v in pool.recorded_demand(None, set(), None)] == ["a", "b", "c"]
