@@ -281,7 +281,7 @@ def plot(result: dict, path: Path) -> Path | None:
     matplotlib.use('Agg')
     from matplotlib import pyplot
 
-    fig, (bw, lat) = pyplot.subplots(1, 2, figsize=(11, 4.5))
+    fig, (bw, lat, cpu) = pyplot.subplots(1, 3, figsize=(15, 4.5))
     sizes = list(result['sizes_mib'])
     xs = range(len(sizes))
     bw.bar([x - 0.2 for x in xs], [result['sizes_mib'][s]['direct_MBps'] for s in sizes], 0.4,
@@ -300,6 +300,20 @@ def plot(result: dict, path: Path) -> Path | None:
     lat.set_ylabel('microseconds per small call')
     lat.set_title(f'small calls (added p50: {result["added_p50_us"]} us)')
     lat.legend()
+    stages = result['cpu_s_per_gib_by_stage']
+    paths = list(stages)
+    names = sorted({n for per in stages.values() for n in per},
+                   key=('client', 'proxy', 'gateway', 'backend').index)
+    bottom = [0.0] * len(paths)
+    for name in names:
+        vals = [stages[p].get(name, 0.0) for p in paths]
+        cpu.bar(paths, vals, 0.5, bottom=bottom, label=name)
+        bottom = [b + v for b, v in zip(bottom, vals)]
+    cpu.set_ylabel('CPU seconds per GiB moved')
+    cores = result['machine']['cpus']
+    cpu.set_title(f'CPU per GiB moved (CPU-bound ratio, {cores} cores: '
+                  f'{result["cpu_bound"][f"ratio_{cores}_cores"]})')
+    cpu.legend()
     fig.suptitle(f'remote data plane, sim backend on loopback ({result["machine"]["cpus"]} CPUs)')
     fig.tight_layout()
     fig.savefig(path, dpi=100)
