@@ -55,10 +55,10 @@ class _EchoLease:
                 data = conn.recv(65536)
                 if not data:
                     break
-                conn.sendall(data)
-                with self.lock:
+                with self.lock:  # counted before the echo, so a caller that saw it sees this
                     self.bytes += len(data)
                     self.last_use = time.time()
+                conn.sendall(data)
         except OSError:
             pass
         finally:

@@ -30,6 +30,8 @@ import numpy as np
 from pooling_drivers.remoting import simproto
 
 MIB = 1048576
+#: Send buffer asked for each unix-socket connection (capped by net.core.wmem_max).
+UNIX_SNDBUF = 4 * MIB
 
 
 class SliceError(Exception):
@@ -272,6 +274,13 @@ def _accept_loop(backend: SimBackend, listener: socket.socket) -> None:
         conn, _ = listener.accept()
         if conn.family != socket.AF_UNIX:
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        else:
+            # NOTE: a unix socket's send buffer (~208 KiB) bounds every read of the gateway;
+            # ask what TCP's autotuning reaches on loopback, so bulk answers move in MiBs.
+            try:
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, UNIX_SNDBUF)
+            except OSError:
+                pass
         threading.Thread(target=serve_connection, args=(backend, conn), daemon=True).start()
 
 

@@ -25,8 +25,6 @@ import time
 #: moves a MiB per system call and per Python-level iteration.
 READ_MIN = 65536
 READ_MAX = 1048576
-#: Kept for callers that size their own reads.
-READ_SIZE = READ_MAX
 #: Kernel send and receive buffer asked for each spliced socket (capped by net.core.wmem_max
 #: and rmem_max).  A unix socket's default (~208 KiB) would cut every MiB into five sends, each
 #: a trip through select.

@@ -236,14 +236,13 @@ class TlsEnd(splice.End):
                     return True
                 if not plain:
                     return True
-                chunk = plain[0]
-                if len(chunk) > self.ENCRYPT_CHUNK:
-                    plain[0] = chunk[self.ENCRYPT_CHUNK:]
-                    chunk = chunk[:self.ENCRYPT_CHUNK]
+                chunk = plain[0][:self.ENCRYPT_CHUNK]
+                n = self.tls.write(chunk)  # a memory BIO takes it all; the count says so
+                if n < len(plain[0]):
+                    plain[0] = plain[0][n:]
                 else:
                     plain.popleft()
-                self.tls.write(chunk)  # a memory BIO takes it all
-                self.out_bytes -= len(chunk)
+                self.out_bytes -= n
                 self._take_output()
         except (BlockingIOError, InterruptedError):
             return True
