@@ -92,10 +92,9 @@ class PlatformHostEndpoint:
                                           f'serve {self.platform} consumers on it only, not '
                                           f'{consumer or "a vGPU without consumer"}'}
                 continue
-            if request.remote:
-                answers[uuid] = {'error': f'{self.host} is a {self.platform} host: it serves '
-                                          f'no remote vGPUs'}
-                continue
+            # NOTE: a vSphere consumer names its vCenter as host, never the ESXi host of the
+            # card, so the request looks remote; the platform driver attaches the card to the VM
+            # (no gateway here: the answer has no remote endpoint).
             answers[uuid] = {'error': None, 'remote': None, 'slices': {
                 item.request.index: {
                     'device_uuid': item.request.device_uuid,

@@ -28,6 +28,7 @@ from pooling.agent import platforms as platforms_hook
 from pooling.agent import rpcapi as agent_rpcapi
 from pooling.conductor import agents as fanout
 from pooling.conductor import failover
+from pooling.gateway import lease as lease_doc
 from pooling.objects import host as host_obj
 from pooling.objects import lease as lease_obj
 from pooling.objects import prepare as prepare_obj
@@ -234,12 +235,46 @@ class ConductorManager:
         done = V.activate(self.ctx, attachments) if attachments else []
         for uuid in done:
             LOG.info('vGPU %s is ACTIVE', uuid)
-        self.platforms.attached(self.ctx, [dict(by_uuid[uuid], attachment=attachments[uuid])
-                                           for uuid in done])
+        activated = [dict(by_uuid[uuid], attachment=attachments[uuid]) for uuid in done]
+        if activated:
+            # NOTE: a thread of its own: issuing a credential pushes it to the gateways through
+            # the same per-host fan-out whose callback we are running in.
+            threading.Thread(target=self._attach_platforms, args=(activated,),
+                             name='platform-attach', daemon=True).start()
         late = [uuid for uuid in attachments if uuid not in done]
         if late:
             # A DELETE came in while we prepared: release what we made.
             self.release_many(late)
+
+    def _attach_platforms(self, vgpus: list) -> None:
+        """Hand newly ACTIVE vGPUs to their consumers' platform drivers (CDI, vSphere ...).
+
+        A remote vGPU's attachment carries no credential (only its hash is kept), but a
+        container, a VM's guestinfo or a bare-metal job gets its lease from the platform driver,
+        not from ``pooling run --vgpu``: such vGPUs get a fresh credential here, pushed to their
+        gateways first, and the platform receives the whole lease document. Nova's guests get
+        theirs from vendordata instead. Issuing again (the owner's ``POST .../lease``) rotates it.
+        """
+        out = []
+        for vgpu in vgpus:
+            remote = (vgpu.get('attachment') or {}).get('remote')
+            platform = (vgpu.get('consumer') or {}).get('platform')
+            if remote and platform and platform not in platforms_hook.NOT_ON_AGENTS:
+                try:
+                    token, lease = lease_obj.issue(self.ctx, vgpu['uuid'],
+                                                   self.conf.gateway.credential_ttl)
+                    self.push_lease(self.ctx, vgpu['uuid'])
+                    vgpu = dict(vgpu, attachment=dict(vgpu['attachment'], remote=dict(
+                        remote, version=lease_doc.VERSION, vgpu_uuid=vgpu['uuid'], token=token,
+                        expires_at=lease['expires_at'])))
+                except Exception as err:
+                    LOG.warning('No credential for the %s lease of vGPU %s: %s', platform,
+                                vgpu['uuid'], err)
+            out.append(vgpu)
+        try:
+            self.platforms.attached(self.ctx, out)
+        except Exception:
+            LOG.exception('Handing vGPUs to their platforms failed')
 
     @staticmethod
     def _attachment(request, outcomes) -> dict:
@@ -248,8 +283,9 @@ class ConductorManager:
             for index, attachment in (outcome.answer.get('slices') or {}).items():
                 slices[int(index)] = attachment
         attachment = {'slices': [slices[i] for i in sorted(slices)], 'remote': None}
-        if request.remote:
-            remotes = [outcomes[h].answer['remote'] for h in request.hosts()]
+        remotes = [outcomes[h].answer.get('remote') for h in request.hosts()]
+        remotes = [r for r in remotes if r]
+        if request.remote and remotes:
             # NOTE: what pooling.gateway.lease.LeaseDocument needs, less the
             # credential (the API adds it for the owner only).
             attachment['remote'] = {
