@@ -7,7 +7,7 @@ import kubernetes_validate
 import yaml
 
 DOC = os.path.join(os.path.dirname(__file__), '..', '..', '..', '..', 'doc', 'source', 'admin',
-                   'containers-kubernetes.md')
+                   'kubernetes.md')
 
 
 def _objects():
