@@ -1,6 +1,7 @@
 """Handlers for /v1/vgpus: claim, list, show and release vGPUs."""
 
 from pooling import exception
+from pooling.objects import device as device_obj
 from pooling.objects import host as host_obj
 from pooling.objects import profile as profile_obj
 from pooling.objects import vgpu as vgpu_obj
@@ -62,6 +63,14 @@ def _spec(req, body: dict) -> dict:
         raise method.HTTPError(400, 'pooling.invalid',
                                'A vGPU of %d cards takes whole cards: compute_percent must be '
                                '100.' % spec['count'])
+    if spec['models']:
+        known = device_obj.list_models(ctx)
+        unknown = [m for m in spec['models'] if m not in known]
+        if unknown:
+            raise method.HTTPError(
+                400, 'pooling.invalid', 'Unknown model %s: the pool has %s.' % (
+                    ', '.join(method.quote(m) for m in unknown),
+                    ', '.join(known) if known else 'no devices yet'))
     consumer_host = (spec['consumer'] or {}).get('host')
     if spec['locality'] != 'remote-allowed' and not consumer_host:
         raise method.HTTPError(400, 'pooling.invalid',

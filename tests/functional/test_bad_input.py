@@ -60,6 +60,8 @@ CASES = [
     ('POST', '/v1/vgpus', dict(VGPU, consumer={'platform': 'cobol', 'id': 'i'}), 400,
      'is not one of'),
     ('POST', '/v1/vgpus', dict(VGPU, count=2), 400, 'whole cards'),
+    ('POST', '/v1/vgpus', dict(VGPU, models=['Z9000']), 400,
+     "Unknown model 'Z9000': the pool has A100-SXM4-80GB."),
     ('POST', '/v1/vgpus', dict(VGPU, memory_mb='lots'), 400, "is not of type 'integer'"),
     ('GET', '/v1/vgpus?state=GONE', None, 400, 'is not one of'),
     ('GET', '/v1/vgpus/missing', None, 404, 'not found'),
