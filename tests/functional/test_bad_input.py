@@ -67,6 +67,7 @@ CASES = [
     ('GET', '/v1/vgpus/missing', None, 404, 'not found'),
     ('DELETE', '/v1/vgpus/missing', None, 404, 'not found'),
     ('GET', '/v1/usage?pool=a&x=1', None, 400, 'unexpected'),
+    ('GET', '/v1/usage?pool=nope', None, 404, 'Pool nope not found'),
     ('PUT', '/v1/quotas/p1', {'quota': {'vgpus': -5}}, 400, 'minimum'),
     ('PUT', '/v1/quotas/p1', {'quota': {}}, 400, 'quota'),
     ('PUT', '/v1/quotas/p1', {'quota': {'gpus': 1}}, 400, "'gpus' was unexpected"),
