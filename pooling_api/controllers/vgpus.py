@@ -106,9 +106,12 @@ def list_vgpus(req):
 
 
 def show_vgpu(req, ident):
-    """GET /v1/vgpus/{uuid} → 200 vgpu (404 for another project's)."""
+    """GET /v1/vgpus/{uuid or name} → 200 vgpu (404 for another project's); a name is
+    one of the caller's project's live vGPUs (409 when several share it)."""
     policy.authorize(req, policies.SHOW)
-    vgpu = vgpu_obj.get_vgpu(method.context(req), ident, project_id=_owner_filter(req))
+    ctx = method.context(req)
+    uuid = vgpu_obj.resolve(ctx, ident, ctx.project_id)
+    vgpu = vgpu_obj.get_vgpu(ctx, uuid, project_id=_owner_filter(req))
     return method.respond(req, 200, serialize(vgpu, req))
 
 
@@ -126,9 +129,10 @@ def create_vgpu(req):
 
 
 def delete_vgpu(req, ident):
-    """DELETE /v1/vgpus/{uuid} → 202; the vGPU goes RELEASING, then DELETED."""
+    """DELETE /v1/vgpus/{uuid or name} → 202; the vGPU goes RELEASING, then DELETED."""
     policy.authorize(req, policies.DELETE)
     ctx = method.context(req)
-    uuid = vgpu_obj.request_delete(ctx, ident, project_id=_owner_filter(req))
+    uuid = vgpu_obj.request_delete(ctx, vgpu_obj.resolve(ctx, ident, ctx.project_id),
+                                   project_id=_owner_filter(req))
     req.environ['pooling.services'].conductor.release_vgpu(ctx, uuid)
     return method.respond(req, 202)

@@ -191,8 +191,9 @@ class Client:
     def find_vgpu(self, name_or_id: str, all_projects: bool = False) -> dict:
         """The vGPU with this ID, or the only one with this name.
 
-        The API addresses vGPUs by UUID only, so a name is looked up in the
-        list the caller may see.
+        The API resolves a name in the caller's own project (from this
+        release); the list is asked here so that ``all_projects`` and older
+        servers, which take UUIDs only, work alike.
         """
         if is_uuid_like(name_or_id):
             try:
