@@ -4,7 +4,9 @@ Every command returns plain (columns, values) to cliff, so ``-f``, ``-c`` and
 the other openstackclient output habits work the same for all of them.
 """
 
+import contextlib
 import logging
+import re
 
 from osc_lib.cli import format_columns
 
@@ -65,3 +67,46 @@ def delete_all(names: list[str], delete, kind: str) -> None:
             LOG.error("Failed to delete %s '%s': %s", kind, name, exc)
     if failures:
         raise exceptions.CommandError(f"Failed to delete {failures} of {len(names)} {kind}s.")
+
+
+#: The API's request fields and the flags that set them, for error lines.
+FLAGS = {
+    "compute_percent": "--compute",
+    "memory_mb": "--memory",
+    "count": "--count",
+    "models": "--model",
+    "profile": "--profile",
+    "locality": "--locality",
+    "isolation": "--isolation",
+    "consumer": "--consumer",
+    "consumer.host": "--consumer host=",
+    "description": "--description",
+}
+
+
+def as_flags(text: str, flags: dict = FLAGS) -> str:
+    """``text`` with each API field name replaced by its flag: quoted names
+    (``'memory_mb'``) and bare ones with ``_`` or ``.`` (``compute_percent``);
+    a bare plain word ("a profile") is English, not a field."""
+
+    def flag(match):
+        quote, name = match.group(1), match.group(2)
+        if not quote and "_" not in name and "." not in name:
+            return match.group(0)
+        return flags.get(name, match.group(0))
+
+    return re.sub(r"(['\"]?)\b(consumer\.host|[a-z_]+)\b\1", flag, text)
+
+
+@contextlib.contextmanager
+def flag_errors(flags: dict = FLAGS):
+    """Re-raise a 400 from the service with the flags of the command line in its
+    detail, instead of the API fields the user never typed."""
+    try:
+        yield
+    except exceptions.ApiError as exc:
+        if exc.status != 400:
+            raise
+        exc.detail = as_flags(exc.detail, flags)
+        exc.args = (exc.detail,)
+        raise

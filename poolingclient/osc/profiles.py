@@ -96,16 +96,17 @@ class CreateProfile(command.ShowOne):
 
     def take_action(self, parsed_args):
         a = parsed_args
-        profile = common.client(self).create_profile(
-            name=a.name,
-            compute_percent=a.compute,
-            memory_mb=a.memory,
-            count=a.count,
-            models=a.models,
-            isolation=a.isolation,
-            locality=a.locality,
-            description=a.description,
-        )
+        with common.flag_errors():
+            profile = common.client(self).create_profile(
+                name=a.name,
+                compute_percent=a.compute,
+                memory_mb=a.memory,
+                count=a.count,
+                models=a.models,
+                isolation=a.isolation,
+                locality=a.locality,
+                description=a.description,
+            )
         return common.show(profile)
 
 

@@ -145,17 +145,18 @@ class CreateVgpu(command.ShowOne):
         if args.consumer and len(args.consumer) > 1:
             raise exceptions.CommandError("Give --consumer once")
         client = common.client(self)
-        vgpu = client.create_vgpu(
-            name=args.name,
-            profile=args.profile,
-            compute_percent=args.compute,
-            memory_mb=args.memory,
-            count=args.count,
-            models=args.models,
-            locality=args.locality,
-            isolation=args.isolation,
-            consumer=args.consumer[0] if args.consumer else None,
-        )
+        with common.flag_errors():
+            vgpu = client.create_vgpu(
+                name=args.name,
+                profile=args.profile,
+                compute_percent=args.compute,
+                memory_mb=args.memory,
+                count=args.count,
+                models=args.models,
+                locality=args.locality,
+                isolation=args.isolation,
+                consumer=args.consumer[0] if args.consumer else None,
+            )
         if args.wait:
             vgpu = _wait(client, vgpu["uuid"], {"ACTIVE"}) or vgpu
         return common.show(vgpu)

@@ -247,3 +247,17 @@ def test_uuid_like_is_oslo_utils():
     for value in (fakes.VGPU_UUID, fakes.VGPU_UUID.replace("-", ""), "gpu-a", "", None,
                   "{%s}" % fakes.VGPU_UUID):
         assert v1.is_uuid_like(value) == uuidutils.is_uuid_like(value or "")
+
+
+def test_create_errors_name_the_flags_not_the_api_fields(requests_mock):
+    requests_mock.post(
+        fakes.V1 + "/vgpus",
+        status_code=400,
+        json=fakes.error(400, "A vGPU of 2 cards takes whole cards: compute_percent must be "
+                              "100; 'memory_mb' is too big"),
+    )
+    with pytest.raises(exceptions.ApiError) as err:
+        fakes.run(vgpus.CreateVgpu, ["t", "--compute", "50", "--memory", "9", "--count", "2"])
+    text = str(err.value)
+    assert "--compute must be 100" in text and "--memory is too big" in text
+    assert "compute_percent" not in text and "memory_mb" not in text
