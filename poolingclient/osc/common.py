@@ -8,6 +8,7 @@ import contextlib
 import logging
 import re
 
+from cliff import columns as cliff_columns
 from osc_lib.cli import format_columns
 
 from poolingclient import exceptions
@@ -31,10 +32,57 @@ def _formatted(value):
     return value
 
 
-def show(resource: dict, hidden: tuple = ()) -> tuple[tuple, tuple]:
-    """A ShowOne answer: every field of the resource, sorted by name."""
+#: Longest scalar a readable line quotes whole (a PEM certificate is summarised).
+SHORT = 72
+
+
+def _short(value) -> str:
+    text = "-" if value is None else str(value)
+    if len(text) > SHORT or "\n" in text:
+        return "<%d characters>" % len(text)
+    return text
+
+
+def _lines(value, prefix: str = ""):
+    """One ``path: value`` line per leaf; a list of flat dicts one line per item."""
+    if isinstance(value, dict) and value:
+        for key in sorted(value):
+            yield from _lines(value[key], f"{prefix}.{key}" if prefix else str(key))
+    elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        for i, item in enumerate(value):
+            if all(not isinstance(v, (dict, list)) for v in item.values()):
+                flat = ", ".join(f"{k}={_short(item[k])}" for k in sorted(item))
+                yield f"{prefix}[{i}]: {flat}"
+            else:
+                yield from _lines(item, f"{prefix}[{i}]")
+    elif isinstance(value, list):
+        yield f"{prefix}: " + (", ".join(_short(v) for v in value) or "-")
+    else:
+        yield f"{prefix}: {_short(value) if value != {} else '-'}"
+
+
+class LinesColumn(cliff_columns.FormattableColumn):
+    """A nested value as short ``path: value`` lines in a table; as it is in JSON/YAML.
+
+    ``vgpu show`` printed its attachment as one ~450-character Python repr.
+    """
+
+    def human_readable(self):
+        if self._value is None:
+            return ""
+        return "\n".join(line.lstrip(": ") if line.startswith(":") else line
+                         for line in _lines(self._value))
+
+    def machine_readable(self):
+        return self._value
+
+
+def show(resource: dict, hidden: tuple = (), lines: tuple = ()) -> tuple[tuple, tuple]:
+    """A ShowOne answer: every field of the resource, sorted by name; the fields in
+    ``lines`` as readable lines (LinesColumn)."""
     keys = tuple(sorted(k for k in resource if k not in hidden))
-    return keys, tuple(_formatted(resource[k]) for k in keys)
+    return keys, tuple(LinesColumn(resource[k]) if k in lines else _formatted(resource[k])
+                       for k in keys)
 
 
 def listing(items: list[dict], fields: list[tuple[str, str]]) -> tuple[tuple, list]:

@@ -38,6 +38,9 @@ VGPU_LONG = [
     ("Created At", "created_at"),
 ]
 
+#: Nested fields shown as readable lines rather than one long repr.
+NESTED = ("slices", "attachment", "consumer", "lease", "moves")
+
 # NOTE: how long --wait follows a vGPU, and how often it asks.
 WAIT_TIMEOUT = 300
 WAIT_INTERVAL = 1.0
@@ -159,7 +162,7 @@ class CreateVgpu(command.ShowOne):
             )
         if args.wait:
             vgpu = _wait(client, vgpu["uuid"], {"ACTIVE"}) or vgpu
-        return common.show(vgpu)
+        return common.show(vgpu, lines=NESTED)
 
 
 class ListVgpu(command.Lister):
@@ -217,7 +220,7 @@ class ShowVgpu(command.ShowOne):
         return parser
 
     def take_action(self, parsed_args):
-        return common.show(common.client(self).find_vgpu(parsed_args.vgpu))
+        return common.show(common.client(self).find_vgpu(parsed_args.vgpu), lines=NESTED)
 
 
 class DeleteVgpu(command.Command):

@@ -261,3 +261,26 @@ def test_create_errors_name_the_flags_not_the_api_fields(requests_mock):
     text = str(err.value)
     assert "--compute must be 100" in text and "--memory is too big" in text
     assert "compute_percent" not in text and "memory_mb" not in text
+
+
+def test_show_prints_slices_and_attachment_as_short_lines(requests_mock):
+    attachment = {
+        "slices": [{"index": 0, "device_uuid": fakes.DEVICE_UUID, "host": "gpu-1",
+                    "env": {"CUDA_VISIBLE_DEVICES": "0", "CUDA_MPS_ACTIVE_THREAD_PERCENTAGE": "50"},
+                    "mig_uuid": "MIG-" + "a" * 36}],
+        "remote": {"protocol": "grpc", "lease_id": "l1", "ca_cert": "-----BEGIN\n" + "x" * 900,
+                   "endpoints": [{"gateway": "10.0.0.1:7000", "lease_id": "l1", "cards": 1}]},
+    }
+    requests_mock.get(VGPU_URL, json=dict(fakes.VGPU, state="ACTIVE", attachment=attachment))
+    columns, values = fakes.run(vgpus.ShowVgpu, [fakes.VGPU_UUID])
+    shown = dict(zip(columns, values))
+    text = shown["attachment"].human_readable()
+    lines = text.splitlines()
+    assert len(lines) > 3 and max(len(line) for line in lines) < 120, text
+    assert "slices[0].env.CUDA_VISIBLE_DEVICES: 0" in lines
+    assert "remote.ca_cert: <911 characters>" in lines
+    assert "remote.endpoints[0]: cards=1, gateway=10.0.0.1:7000, lease_id=l1" in lines
+    assert "{" not in text
+    # -f json/yaml keep the structure.
+    assert shown["attachment"].machine_readable() == attachment
+    assert shown["slices"].human_readable().startswith("[0]: compute_percent=50, device_uuid=")
