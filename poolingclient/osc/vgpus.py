@@ -28,6 +28,8 @@ VGPU_FIELDS = [
     ("Memory (MB)", "memory_mb"),
     ("Count", "count"),
     ("Locality", "locality"),
+    ("Host/Device", "where"),
+    ("Consumer", "consumer_text"),
 ]
 VGPU_LONG = [
     ("Profile", "profile"),
@@ -165,6 +167,19 @@ class CreateVgpu(command.ShowOne):
         return common.show(vgpu, lines=NESTED)
 
 
+def _listed(vgpu: dict) -> dict:
+    """The vGPU with two columns for the list: where its slices are (host and the
+    first 8 hex of each device), and who uses it (platform:id)."""
+    where = ", ".join(
+        f"{s.get('host')}/{str(s.get('device_uuid') or '')[:8]}" for s in vgpu.get("slices") or []
+    )
+    consumer = vgpu.get("consumer") or {}
+    text = f"{consumer.get('platform')}:{consumer.get('id')}" if consumer else ""
+    if consumer.get("host"):
+        text += f"@{consumer['host']}"
+    return dict(vgpu, where=where, consumer_text=text)
+
+
 class ListVgpu(command.Lister):
     """List vGPUs (of your project unless --all-projects)."""
 
@@ -208,7 +223,9 @@ class ListVgpu(command.Lister):
             all_projects=parsed_args.all_projects,
             project_id=self._project_id(parsed_args.project),
         )
-        return common.listing(vgpus, VGPU_FIELDS + (VGPU_LONG if parsed_args.long else []))
+        return common.listing(
+            [_listed(v) for v in vgpus], VGPU_FIELDS + (VGPU_LONG if parsed_args.long else [])
+        )
 
 
 class ShowVgpu(command.ShowOne):

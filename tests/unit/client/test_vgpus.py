@@ -139,9 +139,21 @@ def test_wait_times_out(requests_mock):
 def test_list(requests_mock):
     requests_mock.get(fakes.V1 + "/vgpus", json={"vgpus": [fakes.VGPU]})
     columns, rows = fakes.run(vgpus.ListVgpu, [])
-    assert columns == ("UUID", "Name", "State", "Compute %", "Memory (MB)", "Count", "Locality")
-    assert rows == [(fakes.VGPU_UUID, "train-1", "SCHEDULED", 50, 40960, 1, "remote-allowed")]
+    assert columns == ("UUID", "Name", "State", "Compute %", "Memory (MB)", "Count", "Locality",
+                       "Host/Device", "Consumer")
+    assert rows == [(fakes.VGPU_UUID, "train-1", "SCHEDULED", 50, 40960, 1, "remote-allowed",
+                     "gpu-1/7d9e0f1a", "")]
     assert requests_mock.last_request.query == ""
+
+
+def test_list_shows_where_and_who(requests_mock):
+    vgpu = dict(fakes.VGPU, consumer={"platform": "nova", "id": "srv-1", "host": "cmp-1"})
+    vgpu["slices"] = vgpu["slices"] + [dict(vgpu["slices"][0], index=1, host="gpu-2")]
+    requests_mock.get(fakes.V1 + "/vgpus", json={"vgpus": [vgpu]})
+    columns, rows = fakes.run(vgpus.ListVgpu, [])
+    row = dict(zip(columns, rows[0]))
+    assert row["Host/Device"] == "gpu-1/7d9e0f1a, gpu-2/7d9e0f1a"
+    assert row["Consumer"] == "nova:srv-1@cmp-1"
 
 
 def test_list_filters_and_long(requests_mock):
