@@ -48,14 +48,18 @@ WAIT_TIMEOUT = 300
 WAIT_INTERVAL = 1.0
 
 
-def _wait(client, uuid: str, done: set, timeout: float = WAIT_TIMEOUT) -> dict | None:
+def _wait(
+    client, uuid: str, done: set, timeout: float = WAIT_TIMEOUT, progress=None
+) -> dict | None:
     """Follow the vGPU with osc-lib's wait_for_status until its state is in ``done``.
 
     Returns the vGPU, or None once it is gone (a deleted vGPU may vanish).
-    ``status_f`` adds what osc-lib's loop lacks: a deadline, and "gone" as a
-    state.
+    ``status_f`` adds what osc-lib's loop lacks: a deadline, "gone" as a
+    state, and one line on ``progress`` (a text stream) at each change of
+    state, with the seconds waited so far.
     """
-    deadline = time.monotonic() + timeout
+    start = time.monotonic()
+    deadline = start + timeout
     last = {}
 
     def status_f(res_id):
@@ -65,6 +69,13 @@ def _wait(client, uuid: str, done: set, timeout: float = WAIT_TIMEOUT) -> dict |
             last["vgpu"] = None
             return types.SimpleNamespace(state="gone")
         state = vgpu.get("state") or ""
+        if progress is not None and state != last.get("state"):
+            reason = f" ({vgpu['state_reason']})" if vgpu.get("state_reason") else ""
+            progress.write(
+                f"vGPU {uuid}: {state}{reason} after {time.monotonic() - start:.0f} s\n"
+            )
+            progress.flush()
+        last["state"] = state
         if state not in done and state != "ERROR" and time.monotonic() >= deadline:
             raise exceptions.CommandError(f"vGPU {uuid} is still {state} after {timeout} s")
         return types.SimpleNamespace(state=state)
@@ -83,6 +94,16 @@ def _wait(client, uuid: str, done: set, timeout: float = WAIT_TIMEOUT) -> dict |
             f"vGPU {uuid} went to ERROR: {(vgpu or {}).get('state_reason') or 'no reason given'}"
         )
     return vgpu
+
+
+def _timeout_arg(parser) -> None:
+    parser.add_argument(
+        "--timeout",
+        metavar="<seconds>",
+        type=int,
+        default=WAIT_TIMEOUT,
+        help=f"How long --wait waits before it fails (default {WAIT_TIMEOUT})",
+    )
 
 
 class CreateVgpu(command.ShowOne):
@@ -134,8 +155,12 @@ class CreateVgpu(command.ShowOne):
             "local or remote-required)",
         )
         parser.add_argument(
-            "--wait", action="store_true", default=False, help="Wait until the vGPU is ACTIVE"
+            "--wait",
+            action="store_true",
+            default=False,
+            help="Wait until the vGPU is ACTIVE, printing each change of state",
         )
+        _timeout_arg(parser)
         return parser
 
     def take_action(self, parsed_args):
@@ -163,7 +188,9 @@ class CreateVgpu(command.ShowOne):
                 consumer=args.consumer[0] if args.consumer else None,
             )
         if args.wait:
-            vgpu = _wait(client, vgpu["uuid"], {"ACTIVE"}) or vgpu
+            vgpu = (
+                _wait(client, vgpu["uuid"], {"ACTIVE"}, args.timeout, self.app.stderr) or vgpu
+            )
         return common.show(vgpu, lines=NESTED)
 
 
@@ -249,8 +276,12 @@ class DeleteVgpu(command.Command):
             "vgpus", metavar="<vgpu>", nargs="+", help="vGPU(s) to delete (name or UUID)"
         )
         parser.add_argument(
-            "--wait", action="store_true", default=False, help="Wait until each vGPU is DELETED"
+            "--wait",
+            action="store_true",
+            default=False,
+            help="Wait until each vGPU is DELETED, printing each change of state",
         )
+        _timeout_arg(parser)
         return parser
 
     def take_action(self, parsed_args):
@@ -260,6 +291,6 @@ class DeleteVgpu(command.Command):
             uuid = client.find_vgpu(name_or_id)["uuid"]
             client.delete_vgpu(uuid)
             if parsed_args.wait:
-                _wait(client, uuid, {"DELETED"})
+                _wait(client, uuid, {"DELETED"}, parsed_args.timeout, self.app.stderr)
 
         common.delete_all(parsed_args.vgpus, delete, "vGPU")

@@ -136,6 +136,24 @@ def test_wait_times_out(requests_mock):
         vgpus._wait(client, fakes.VGPU_UUID, {"ACTIVE"}, timeout=0)
 
 
+def test_create_wait_prints_progress_and_honours_timeout(requests_mock):
+    import io
+
+    requests_mock.post(fakes.V1 + "/vgpus", status_code=201, json=fakes.VGPU)
+    requests_mock.get(
+        VGPU_URL,
+        [{"json": dict(fakes.VGPU, state="PREPARING")}, {"json": dict(fakes.VGPU, state="ACTIVE")}],
+    )
+    app = fakes.make_app()
+    app.stderr = io.StringIO()
+    fakes.run(vgpus.CreateVgpu, ["x", "--profile", "p", "--wait"], app=app)
+    lines = app.stderr.getvalue().splitlines()
+    assert [line.split(": ")[1].split(" after")[0] for line in lines] == ["PREPARING", "ACTIVE"]
+    requests_mock.get(VGPU_URL, json=dict(fakes.VGPU, state="PREPARING"))
+    with pytest.raises(osc_exceptions.CommandError, match="still PREPARING after 0 s"):
+        fakes.run(vgpus.CreateVgpu, ["x", "--profile", "p", "--wait", "--timeout", "0"], app=app)
+
+
 def test_list(requests_mock):
     requests_mock.get(fakes.V1 + "/vgpus", json={"vgpus": [fakes.VGPU]})
     columns, rows = fakes.run(vgpus.ListVgpu, [])
