@@ -21,6 +21,20 @@ def client(cmd):
     return cmd.app.client_manager.accelerator_pool
 
 
+def project_id(cmd, project: str) -> str:
+    """A project's ID from its name or ID, through Keystone when there is one."""
+    from poolingclient.v1.client import is_uuid_like
+
+    if not project or is_uuid_like(project):
+        return project
+    try:
+        from openstackclient.identity import common as identity_common
+
+        return identity_common.find_project(cmd.app.client_manager.identity, project).id
+    except Exception:  # noqa: BLE001 - noauth has no identity: take it as an ID
+        return project
+
+
 def _formatted(value):
     """Wrap nested values so tables stay readable and JSON stays structured."""
     if isinstance(value, dict):
@@ -143,6 +157,13 @@ def as_flags(text: str, flags: dict = FLAGS) -> str:
             return match.group(0)
         return flags.get(name, match.group(0))
 
+    def path(match):
+        # NOTE: validation names nested fields by path: 'quota/vgpus', 'consumer/host'.
+        parts = match.group(1).split("/")
+        name = flags.get(".".join(parts[-2:])) or flags.get(parts[-1])
+        return name or match.group(0)
+
+    text = re.sub(r"'([a-z_]+(?:/[a-z_0-9]+)+)'", path, text)
     return re.sub(r"(['\"]?)\b(consumer\.host|[a-z_]+)\b\1", flag, text)
 
 

@@ -15,7 +15,6 @@ from osc_lib.command import command
 
 from poolingclient import exceptions
 from poolingclient.osc import common
-from poolingclient.v1.client import is_uuid_like
 
 LOCALITIES = ["local", "remote-allowed", "remote-required"]
 ISOLATIONS = ["hard", "firm", "soft", "none"]
@@ -235,14 +234,7 @@ class ListVgpu(command.Lister):
         return parser
 
     def _project_id(self, project):
-        if not project or is_uuid_like(project):
-            return project
-        try:
-            from openstackclient.identity import common as identity_common
-
-            return identity_common.find_project(self.app.client_manager.identity, project).id
-        except Exception:  # noqa: BLE001 - noauth has no identity: take it as an ID
-            return project
+        return common.project_id(self, project)
 
     def take_action(self, parsed_args):
         vgpus = common.client(self).list_vgpus(

@@ -168,6 +168,18 @@ class Client:
     def delete_vgpu(self, vgpu: str) -> None:
         self._delete("/vgpus/" + self._q(vgpu))
 
+    # -- quotas ---------------------------------------------------------
+
+    def get_quota(self, project_id: str) -> dict:
+        return self._get("/quotas/" + self._q(project_id))["quota"]
+
+    def set_quota(self, project_id: str, **limits) -> dict:
+        body = {"quota": {k: v for k, v in limits.items() if v is not None}}
+        return self._request("PUT", "/quotas/" + self._q(project_id), json=body)["quota"]
+
+    def delete_quota(self, project_id: str) -> None:
+        self._delete("/quotas/" + self._q(project_id))
+
     # -- leases of remote vGPUs (microversion 1.3) ----------------------
 
     def _lease(self, method: str, vgpu: str) -> Any:

@@ -164,3 +164,19 @@ def test_errors_are_one_line_and_fail(cli):
     # Client-side misuse never reaches the service.
     code, _, err = cli("vgpu", "create", "x", "--profile", "p", "--compute", "5")
     assert code == 1 and "not both" in err
+
+
+def test_quota_set_show_delete(cli):
+    rows = cli.json("pool", "quota", "set", "cli-proj", "--vgpus", "3", "--compute", "200")
+    assert {r["Resource"]: r["Limit"] for r in rows} == {
+        "vGPUs": 3, "Memory (MB)": "unlimited", "Compute %": 200}
+    shown = cli.json("pool", "quota", "show", "cli-proj")
+    assert {r["Resource"]: r["In Use"] for r in shown}["vGPUs"] == 0
+    code, _, err = cli("pool", "quota", "set", "cli-proj", "--vgpus", "-5")
+    assert code == 1
+    (line,) = _errors(err)
+    assert "--vgpus" in line and "400" in line
+    code, _, err = cli("pool", "quota", "delete", "cli-proj")
+    assert code == 0, err
+    shown = cli.json("pool", "quota", "show", "cli-proj")
+    assert {r["Limit"] for r in shown} == {"unlimited"}
