@@ -66,8 +66,12 @@ def test_pools_hosts_devices_usage(cli):
     by_pci = cli.json("pool", "device", "show", devices[0]["PCI Address"])
     assert by_pci["uuid"] in {d["UUID"] for d in devices}
 
-    usage = cli.json("pool", "usage")
+    usage = cli.json("pool", "usage", "--long")
     assert usage[0]["Devices"] == 4 and usage[0]["Capacity Compute %"] == 400
+    code, out, err = cli("pool", "usage")
+    assert code == 0, err
+    assert "Common Shapes" in out and "[" in out
+    assert max(len(line) for line in out.splitlines()) < 130, out
 
 
 def test_pool_create_show_delete(cli):
