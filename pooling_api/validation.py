@@ -75,6 +75,17 @@ def _message(err: jsonschema.ValidationError, what: str) -> str:
     return 'Invalid %s%s: %s' % (what, ' at %r' % where if where else '', message)
 
 
+def compute_milli(percent, field: str = 'compute_percent') -> int:
+    """A validated ``compute_percent`` in the service's tenths of a percent; a finer
+    value is a 400 rather than silently rounded."""
+    milli = round(percent * 10)
+    if abs(percent * 10 - milli) > 1e-6:
+        raise method.HTTPError(400, 'pooling.invalid',
+                               'Invalid request body: %s %s has more than one decimal; the '
+                               'service counts tenths of a percent.' % (field, percent))
+    return milli
+
+
 def body(req, schema: dict) -> dict:
     """Parse and validate the JSON body against ``schema``; 400 on mismatch."""
     data = method.json_body(req)

@@ -55,7 +55,7 @@ def _spec(req, body: dict) -> dict:
                     locality=body.get('locality', profile['locality']),
                     isolation=body.get('isolation', profile['isolation']))
     else:
-        spec.update(compute_milli=body['compute_percent'] * 10, memory_mb=body['memory_mb'],
+        spec.update(compute_milli=validation.compute_milli(body['compute_percent']), memory_mb=body['memory_mb'],
                     count=body.get('count', 1), models=body.get('models', []),
                     locality=body.get('locality', 'remote-allowed'),
                     isolation=body.get('isolation'))

@@ -35,6 +35,14 @@ def project_id(cmd, project: str) -> str:
         return project
 
 
+def percent(value: float | None) -> float | int | None:
+    """A --compute value as sent: a whole number as an int, so that servers before the
+    one-decimal compute_percent (integers only) still accept it."""
+    if value is not None and float(value).is_integer():
+        return int(value)
+    return value
+
+
 def _formatted(value):
     """Wrap nested values so tables stay readable and JSON stays structured."""
     if isinstance(value, dict):

@@ -117,8 +117,8 @@ class CreateVgpu(command.ShowOne):
         parser.add_argument(
             "--compute",
             metavar="<percent>",
-            type=int,
-            help="Compute share of each card, in percent (1-100)",
+            type=float,
+            help="Compute share of each card, in percent (0.1-100, one decimal: 14.2)",
         )
         parser.add_argument(
             "--memory", metavar="<mb>", type=int, help="Memory of each card, in MiB"
@@ -178,7 +178,7 @@ class CreateVgpu(command.ShowOne):
             vgpu = client.create_vgpu(
                 name=args.name,
                 profile=args.profile,
-                compute_percent=args.compute,
+                compute_percent=common.percent(args.compute),
                 memory_mb=args.memory,
                 count=args.count,
                 models=args.models,

@@ -314,3 +314,11 @@ def test_show_prints_slices_and_attachment_as_short_lines(requests_mock):
     # -f json/yaml keep the structure.
     assert shown["attachment"].machine_readable() == attachment
     assert shown["slices"].human_readable().startswith("[0]: compute_percent=50, device_uuid=")
+
+
+def test_compute_takes_one_decimal_and_sends_whole_numbers_as_ints(requests_mock):
+    requests_mock.post(fakes.V1 + "/vgpus", status_code=201, json=fakes.VGPU)
+    fakes.run(vgpus.CreateVgpu, ["t", "--compute", "14.2", "--memory", "1"])
+    assert requests_mock.last_request.json()["compute_percent"] == 14.2
+    fakes.run(vgpus.CreateVgpu, ["t", "--compute", "50", "--memory", "1"])
+    assert '"compute_percent": 50,' in requests_mock.last_request.text
