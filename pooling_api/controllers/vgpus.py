@@ -55,8 +55,9 @@ def _spec(req, body: dict) -> dict:
                     locality=body.get('locality', profile['locality']),
                     isolation=body.get('isolation', profile['isolation']))
     else:
-        spec.update(compute_milli=validation.compute_milli(body['compute_percent']), memory_mb=body['memory_mb'],
-                    count=body.get('count', 1), models=body.get('models', []),
+        spec.update(compute_milli=validation.compute_milli(body['compute_percent']),
+                    memory_mb=body['memory_mb'], count=body.get('count', 1),
+                    models=body.get('models', []),
                     locality=body.get('locality', 'remote-allowed'),
                     isolation=body.get('isolation'))
     if spec['count'] > 1 and spec['compute_milli'] != 1000:

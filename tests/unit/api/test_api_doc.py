@@ -1,9 +1,9 @@
 """The API and CLI pages say what the code serves: every route, every field of the
 answers, every CLI command (issue 16: /v1/slots, partitions, health ... were missing)."""
 
-import re
 from importlib import metadata
 from pathlib import Path
+import re
 
 from pooling_api.controllers import root
 from pooling_api.schemas import devices
