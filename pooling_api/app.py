@@ -46,7 +46,8 @@ def build(conf, transport=None, services=None):
     else:
         from keystonemiddleware import auth_token
 
-        authed = auth_token.AuthProtocol(app, {'oslo_config_config': conf})
+        authed = middleware.AuthErrors(
+            auth_token.AuthProtocol(app, {'oslo_config_config': conf}))
     app = middleware.PublicPaths(app, authed, root.PUBLIC)
     app = middleware.RequestSanity(app)
     app = middleware.BodyLimit(app, conf)

@@ -241,3 +241,31 @@ class PublicPaths:
         if path in self.public:
             return self.app(environ, start_response)
         return self.auth(environ, start_response)
+
+
+class AuthErrors:
+    """Rewrite keystonemiddleware's own error bodies (401 and the 503 when Keystone is
+    away) as the API-SIG ``{"errors": [...]}`` every other answer of this API uses;
+    its headers (WWW-Authenticate) are kept. Answers of ours pass untouched."""
+
+    CODES = {401: 'pooling.unauthorized', 503: 'pooling.auth_unavailable'}
+
+    def __init__(self, auth):
+        self.auth = auth
+
+    @webob.dec.wsgify
+    def __call__(self, req):
+        resp = req.get_response(self.auth)
+        if resp.status_int not in self.CODES:
+            return resp
+        detail = 'The request you have made requires authentication.'
+        try:
+            body = resp.json
+        except ValueError:
+            body = None
+        if isinstance(body, dict):
+            if 'errors' in body:
+                return resp
+            detail = (body.get('error') or {}).get('message') or detail
+        keep = [(k, v) for k, v in resp.headerlist if k.lower() == 'www-authenticate']
+        return method.error(req, resp.status_int, self.CODES[resp.status_int], detail, keep)

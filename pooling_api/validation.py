@@ -16,6 +16,48 @@ def _validate(data, schema: dict) -> None:
     entry[1].validate(data)
 
 
+def _keys(schema: dict) -> list[str]:
+    """The property names a ``required`` / ``anyOf`` of ``required`` schema speaks of."""
+    keys = list(schema.get('required', ()))
+    for sub in schema.get('anyOf', ()):
+        keys += [k for k in sub.get('required', ()) if k not in keys]
+    return keys
+
+
+def _quote_keys(keys) -> str:
+    return ', '.join(repr(k) for k in keys)
+
+
+def _one_of(err: jsonschema.ValidationError) -> str | None:
+    """Say what is missing or conflicting when an object matched no or several ``oneOf``
+    branches; jsonschema's own text ("... is not valid under any of the given schemas")
+    names neither. Branches are ``required`` keys plus ``not`` keys they refuse."""
+    inst = err.instance
+    if not isinstance(inst, dict):
+        return None
+    choices = ' or '.join(b.get('description', _quote_keys(b.get('required', ())))
+                          for b in err.validator_value)
+    options = []
+    for branch in err.validator_value:
+        missing = [k for k in branch.get('required', ()) if k not in inst]
+        refused = [k for k in _keys(branch.get('not', {})) if k in inst]
+        options.append((len(missing) + len(refused), missing, refused, branch))
+    named = {k for b in err.validator_value for k in b.get('required', ())}
+    best = min(o[0] for o in options)
+    near = [o for o in options if o[0] == best]
+    if not named & set(inst):
+        return 'give %s' % choices
+    if best == 0 or len(near) > 1:
+        return 'give exactly one of %s' % choices
+    _, missing, refused, branch = near[0]
+    given = [k for k in branch.get('required', ()) if k in inst]
+    if refused:
+        return '%s cannot be combined with %s: give %s, not both' % (
+            _quote_keys(refused), _quote_keys(given), choices)
+    return '%s %s missing (with %s): give %s' % (
+        _quote_keys(missing), 'is' if len(missing) == 1 else 'are', _quote_keys(given), choices)
+
+
 def _message(err: jsonschema.ValidationError, what: str) -> str:
     # NOTE: jsonschema quotes the whole bad value (repr); a 50 MB string came
     # back in a 52 MB 400 (issue 13). Only a prefix of it is quoted.
@@ -26,9 +68,22 @@ def _message(err: jsonschema.ValidationError, what: str) -> str:
         if len(message) > 4 * method.QUOTE_CHARS:
             message = message[:4 * method.QUOTE_CHARS] + '...'
     where = '/'.join(str(p) for p in err.absolute_path)[:method.QUOTE_CHARS]
+    if err.validator == 'oneOf':
+        message = _one_of(err) or message
     if err.validator == 'additionalProperties':
         return 'Invalid %s: %s' % (what, message)
     return 'Invalid %s%s: %s' % (what, ' at %r' % where if where else '', message)
+
+
+def compute_milli(percent, field: str = 'compute_percent') -> int:
+    """A validated ``compute_percent`` in the service's tenths of a percent; a finer
+    value is a 400 rather than silently rounded."""
+    milli = round(percent * 10)
+    if abs(percent * 10 - milli) > 1e-6:
+        raise method.HTTPError(400, 'pooling.invalid',
+                               'Invalid request body: %s %s has more than one decimal; the '
+                               'service counts tenths of a percent.' % (field, percent))
+    return milli
 
 
 def body(req, schema: dict) -> dict:

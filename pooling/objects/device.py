@@ -52,6 +52,13 @@ def list_devices(context, pool=None, host=None, vendor=None, model=None, health=
 
 
 @db_api.reader
+def list_models(context) -> list[str]:
+    """The models of every device in every pool, sorted; a vGPU asking for another is a 400."""
+    q = sa.select(models.Device.model).distinct().order_by(models.Device.model)
+    return [row[0] for row in context.session.connection().execute(q).all()]
+
+
+@db_api.reader
 def get_device(context, uuid: str) -> dict:
     row = context.session.connection().execute(_GET, {'b_uuid': uuid}).first()
     if row is None:

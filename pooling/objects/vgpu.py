@@ -100,6 +100,25 @@ def list_vgpus(context, project_id=None, state=None, consumer=None, limit=None):
 
 
 @db_api.reader
+def resolve(context, ident: str, project_id: str) -> str:
+    """The uuid of the vGPU ``ident`` names: a uuid as it is, else the one live
+    (not DELETED) vGPU of ``project_id`` with that name; 404 for none, 409 for several.
+
+    Names are not unique, so a name is looked up in the caller's own project only,
+    the list ``openstack accelerator vgpu list`` shows."""
+    if base.is_uuid(ident):
+        return ident
+    rows = context.session.connection().execute(
+        sa.select(_V.uuid).where(_V.name == ident, _V.project_id == project_id,
+                                 _V.state != DELETED).limit(2)).all()
+    if not rows:
+        raise exception.NotFound(kind='vGPU', ident=ident)
+    if len(rows) > 1:
+        raise exception.Conflict(reason='more than one vGPU is named %r; use its UUID' % ident)
+    return rows[0][0]
+
+
+@db_api.reader
 def get_vgpu(context, uuid: str, project_id=None) -> dict:
     if project_id is None:
         row = context.session.connection().execute(_ONE, {'b_uuid': uuid}).first()

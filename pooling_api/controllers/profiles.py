@@ -11,7 +11,7 @@ from pooling_api.schemas import profiles as schemas
 
 def serialize(profile: dict) -> dict:
     out = {k: v for k, v in profile.items() if k != 'compute_milli'}
-    out['compute_percent'] = profile['compute_milli'] // 10
+    out['compute_percent'] = profile['compute_milli'] / 10
     return out
 
 
@@ -49,7 +49,8 @@ def create_profile(req):
                                'A profile of %d cards takes whole cards: compute_percent must '
                                'be 100.' % count)
     profile = profile_obj.create_profile(
-        method.context(req), body['name'], body['compute_percent'] * 10, body['memory_mb'],
+        method.context(req), body['name'], validation.compute_milli(body['compute_percent']),
+        body['memory_mb'],
         count=count, models_=body.get('models'), isolation=body.get('isolation'),
         locality=body.get('locality', 'remote-allowed'),
         description=body.get('description', ''))

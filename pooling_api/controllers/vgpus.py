@@ -1,6 +1,7 @@
 """Handlers for /v1/vgpus: claim, list, show and release vGPUs."""
 
 from pooling import exception
+from pooling.objects import device as device_obj
 from pooling.objects import host as host_obj
 from pooling.objects import profile as profile_obj
 from pooling.objects import vgpu as vgpu_obj
@@ -54,14 +55,23 @@ def _spec(req, body: dict) -> dict:
                     locality=body.get('locality', profile['locality']),
                     isolation=body.get('isolation', profile['isolation']))
     else:
-        spec.update(compute_milli=body['compute_percent'] * 10, memory_mb=body['memory_mb'],
-                    count=body.get('count', 1), models=body.get('models', []),
+        spec.update(compute_milli=validation.compute_milli(body['compute_percent']),
+                    memory_mb=body['memory_mb'], count=body.get('count', 1),
+                    models=body.get('models', []),
                     locality=body.get('locality', 'remote-allowed'),
                     isolation=body.get('isolation'))
     if spec['count'] > 1 and spec['compute_milli'] != 1000:
         raise method.HTTPError(400, 'pooling.invalid',
                                'A vGPU of %d cards takes whole cards: compute_percent must be '
                                '100.' % spec['count'])
+    if spec['models']:
+        known = device_obj.list_models(ctx)
+        unknown = [m for m in spec['models'] if m not in known]
+        if unknown:
+            raise method.HTTPError(
+                400, 'pooling.invalid', 'Unknown model %s: the pool has %s.' % (
+                    ', '.join(method.quote(m) for m in unknown),
+                    ', '.join(known) if known else 'no devices yet'))
     consumer_host = (spec['consumer'] or {}).get('host')
     if spec['locality'] != 'remote-allowed' and not consumer_host:
         raise method.HTTPError(400, 'pooling.invalid',
@@ -97,9 +107,12 @@ def list_vgpus(req):
 
 
 def show_vgpu(req, ident):
-    """GET /v1/vgpus/{uuid} → 200 vgpu (404 for another project's)."""
+    """GET /v1/vgpus/{uuid or name} → 200 vgpu (404 for another project's); a name is
+    one of the caller's project's live vGPUs (409 when several share it)."""
     policy.authorize(req, policies.SHOW)
-    vgpu = vgpu_obj.get_vgpu(method.context(req), ident, project_id=_owner_filter(req))
+    ctx = method.context(req)
+    uuid = vgpu_obj.resolve(ctx, ident, ctx.project_id)
+    vgpu = vgpu_obj.get_vgpu(ctx, uuid, project_id=_owner_filter(req))
     return method.respond(req, 200, serialize(vgpu, req))
 
 
@@ -117,9 +130,10 @@ def create_vgpu(req):
 
 
 def delete_vgpu(req, ident):
-    """DELETE /v1/vgpus/{uuid} → 202; the vGPU goes RELEASING, then DELETED."""
+    """DELETE /v1/vgpus/{uuid or name} → 202; the vGPU goes RELEASING, then DELETED."""
     policy.authorize(req, policies.DELETE)
     ctx = method.context(req)
-    uuid = vgpu_obj.request_delete(ctx, ident, project_id=_owner_filter(req))
+    uuid = vgpu_obj.request_delete(ctx, vgpu_obj.resolve(ctx, ident, ctx.project_id),
+                                   project_id=_owner_filter(req))
     req.environ['pooling.services'].conductor.release_vgpu(ctx, uuid)
     return method.respond(req, 202)

@@ -8,7 +8,9 @@ UUID = {'type': 'string', 'format': 'uuid',
                    '[0-9a-fA-F]{12}$'}
 IDENT = {'type': 'string', 'minLength': 1, 'maxLength': 255}
 TIMESTAMP = {'type': ['string', 'null']}
-COMPUTE_PERCENT = {'type': 'integer', 'minimum': 1, 'maximum': 100}
+# One unit everywhere: percent of one card, a number with at most one decimal (the service
+# counts tenths of a percent), as devices report partitions (14.2 for a MIG 1g of 7).
+COMPUTE_PERCENT = {'type': 'number', 'minimum': 0.1, 'maximum': 100}
 MEMORY_MB = {'type': 'integer', 'minimum': 1, 'maximum': 16 * 1024 * 1024}
 COUNT = {'type': 'integer', 'minimum': 1, 'maximum': 64}
 MODELS = {'type': 'array', 'items': {'type': 'string', 'minLength': 1, 'maxLength': 128},

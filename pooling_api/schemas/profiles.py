@@ -16,7 +16,7 @@ PROFILE = {
     'required': ['uuid', 'name', 'compute_percent', 'memory_mb', 'count', 'models',
                  'isolation', 'locality'],
     'properties': {'uuid': {'type': 'string'}, 'name': {'type': 'string'},
-                   'compute_percent': {'type': 'integer'}, 'memory_mb': {'type': 'integer'},
+                   'compute_percent': {'type': 'number'}, 'memory_mb': {'type': 'integer'},
                    'count': {'type': 'integer'},
                    'models': {'type': 'array', 'items': {'type': 'string'}},
                    'isolation': {'type': ['string', 'null']}, 'locality': {'type': 'string'},

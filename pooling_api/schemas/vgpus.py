@@ -19,12 +19,15 @@ CREATE = {
         'count': common.COUNT, 'models': common.MODELS, 'locality': common.LOCALITY,
         'isolation': common.ISOLATION, 'consumer': CONSUMER},
     'additionalProperties': False,
-    # Either a profile or a shape, never both.
+    # Either a profile or a shape, never both. Each branch's description names it in the
+    # 400 that validation.py writes when neither or both are given.
     'oneOf': [
-        {'required': ['profile'],
+        {'description': "a profile ('profile')",
+         'required': ['profile'],
          'not': {'anyOf': [{'required': ['compute_percent']}, {'required': ['memory_mb']},
                            {'required': ['count']}]}},
-        {'required': ['compute_percent', 'memory_mb'], 'not': {'required': ['profile']}},
+        {'description': "a shape ('compute_percent' and 'memory_mb', optionally 'count')",
+         'required': ['compute_percent', 'memory_mb'], 'not': {'required': ['profile']}},
     ],
 }
 LIST_QUERY = {

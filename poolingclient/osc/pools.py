@@ -59,6 +59,18 @@ USAGE_BY_PLATFORM_FIELDS = [
     ("Compute %", "compute_percent"),
     ("Memory (MB)", "memory_mb"),
 ]
+#: The default ``pool usage`` table: ~100 characters wide, a bar per model.
+USAGE_SHORT = [
+    ("Pool", "pool"),
+    ("Model", "model"),
+    ("Devices", "devices"),
+    ("Compute %", "compute_text"),
+    ("Memory GiB", "memory_text"),
+    ("Stranded %", "stranded.compute_percent"),
+    ("Allocated", "bar"),
+    ("Common Shapes", "shapes_text"),
+]
+BAR_WIDTH = 20
 USAGE_FIELDS = [
     ("Pool", "pool"),
     ("Model", "model"),
@@ -230,12 +242,51 @@ class ShowCapacity(command.Lister):
         return common.listing(found["profiles"], CAPACITY_FIELDS)
 
 
+def _gib(mb) -> str:
+    return f"{(mb or 0) / 1024:.0f}"
+
+
+def _num(value) -> str:
+    return f"{value or 0:g}"
+
+
+def _bar(used, total) -> str:
+    """``[#####...............]  25%``: the allocated share of the compute."""
+    share = (used or 0) / total if total else 0.0
+    filled = round(share * BAR_WIDTH)
+    return "[" + "#" * filled + "." * (BAR_WIDTH - filled) + f"] {share * 100:3.0f}%"
+
+
+def _shape(shape: dict) -> str:
+    text = f"{_num(shape.get('compute_percent'))}%/{_gib(shape.get('memory_mb'))}G"
+    return text + (f"x{shape['count']}" if (shape.get("count") or 1) > 1 else "")
+
+
+def _short_usage(entry: dict) -> dict:
+    """The usage entry with the short table's text columns added."""
+    cap, alloc = entry.get("capacity") or {}, entry.get("allocated") or {}
+    return dict(
+        entry,
+        compute_text=f"{_num(alloc.get('compute_percent'))}/{_num(cap.get('compute_percent'))}",
+        memory_text=f"{_gib(alloc.get('memory_mb'))}/{_gib(cap.get('memory_mb'))}",
+        bar=_bar(alloc.get("compute_percent"), cap.get("compute_percent")),
+        shapes_text=", ".join(_shape(s) for s in entry.get("common_shapes") or ()),
+    )
+
+
 class ShowUsage(command.Lister):
-    """Show capacity, allocation, free and stranded capacity per pool and model."""
+    """Show allocation per pool and model: a bar each, stranded share, common shapes."""
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         parser.add_argument("--pool", metavar="<pool>", help="Only this pool (name or UUID)")
+        parser.add_argument(
+            "--long",
+            action="store_true",
+            default=False,
+            help="Every figure in its own column (capacity, allocated, free and stranded "
+            "compute and memory) instead of the short table with a bar per model",
+        )
         parser.add_argument(
             "--by-platform",
             action="store_true",
@@ -248,7 +299,10 @@ class ShowUsage(command.Lister):
     def take_action(self, parsed_args):
         client = common.client(self)
         if not parsed_args.by_platform:
-            return common.listing(client.usage(parsed_args.pool), USAGE_FIELDS)
+            usage = client.usage(parsed_args.pool)
+            if parsed_args.long:
+                return common.listing(usage, USAGE_FIELDS)
+            return common.listing([_short_usage(e) for e in usage], USAGE_SHORT)
         rows = [
             dict(share, pool=entry["pool"], model=entry["model"])
             for entry in client.usage(parsed_args.pool, by_platform=True)

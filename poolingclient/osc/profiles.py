@@ -62,9 +62,9 @@ class CreateProfile(command.ShowOne):
         parser.add_argument(
             "--compute",
             metavar="<percent>",
-            type=int,
+            type=float,
             required=True,
-            help="Compute share of each card, in percent (1-100)",
+            help="Compute share of each card, in percent (0.1-100, one decimal: 14.2)",
         )
         parser.add_argument(
             "--memory", metavar="<mb>", type=int, required=True, help="Memory of each card, in MiB"
@@ -96,16 +96,17 @@ class CreateProfile(command.ShowOne):
 
     def take_action(self, parsed_args):
         a = parsed_args
-        profile = common.client(self).create_profile(
-            name=a.name,
-            compute_percent=a.compute,
-            memory_mb=a.memory,
-            count=a.count,
-            models=a.models,
-            isolation=a.isolation,
-            locality=a.locality,
-            description=a.description,
-        )
+        with common.flag_errors():
+            profile = common.client(self).create_profile(
+                name=a.name,
+                compute_percent=common.percent(a.compute),
+                memory_mb=a.memory,
+                count=a.count,
+                models=a.models,
+                isolation=a.isolation,
+                locality=a.locality,
+                description=a.description,
+            )
         return common.show(profile)
 
 

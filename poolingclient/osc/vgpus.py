@@ -15,7 +15,6 @@ from osc_lib.command import command
 
 from poolingclient import exceptions
 from poolingclient.osc import common
-from poolingclient.v1.client import is_uuid_like
 
 LOCALITIES = ["local", "remote-allowed", "remote-required"]
 ISOLATIONS = ["hard", "firm", "soft", "none"]
@@ -28,6 +27,8 @@ VGPU_FIELDS = [
     ("Memory (MB)", "memory_mb"),
     ("Count", "count"),
     ("Locality", "locality"),
+    ("Host/Device", "where"),
+    ("Consumer", "consumer_text"),
 ]
 VGPU_LONG = [
     ("Profile", "profile"),
@@ -38,19 +39,26 @@ VGPU_LONG = [
     ("Created At", "created_at"),
 ]
 
+#: Nested fields shown as readable lines rather than one long repr.
+NESTED = ("slices", "attachment", "consumer", "lease", "moves")
+
 # NOTE: how long --wait follows a vGPU, and how often it asks.
 WAIT_TIMEOUT = 300
 WAIT_INTERVAL = 1.0
 
 
-def _wait(client, uuid: str, done: set, timeout: float = WAIT_TIMEOUT) -> dict | None:
+def _wait(
+    client, uuid: str, done: set, timeout: float = WAIT_TIMEOUT, progress=None
+) -> dict | None:
     """Follow the vGPU with osc-lib's wait_for_status until its state is in ``done``.
 
     Returns the vGPU, or None once it is gone (a deleted vGPU may vanish).
-    ``status_f`` adds what osc-lib's loop lacks: a deadline, and "gone" as a
-    state.
+    ``status_f`` adds what osc-lib's loop lacks: a deadline, "gone" as a
+    state, and one line on ``progress`` (a text stream) at each change of
+    state, with the seconds waited so far.
     """
-    deadline = time.monotonic() + timeout
+    start = time.monotonic()
+    deadline = start + timeout
     last = {}
 
     def status_f(res_id):
@@ -60,6 +68,13 @@ def _wait(client, uuid: str, done: set, timeout: float = WAIT_TIMEOUT) -> dict |
             last["vgpu"] = None
             return types.SimpleNamespace(state="gone")
         state = vgpu.get("state") or ""
+        if progress is not None and state != last.get("state"):
+            reason = f" ({vgpu['state_reason']})" if vgpu.get("state_reason") else ""
+            progress.write(
+                f"vGPU {uuid}: {state}{reason} after {time.monotonic() - start:.0f} s\n"
+            )
+            progress.flush()
+        last["state"] = state
         if state not in done and state != "ERROR" and time.monotonic() >= deadline:
             raise exceptions.CommandError(f"vGPU {uuid} is still {state} after {timeout} s")
         return types.SimpleNamespace(state=state)
@@ -80,6 +95,16 @@ def _wait(client, uuid: str, done: set, timeout: float = WAIT_TIMEOUT) -> dict |
     return vgpu
 
 
+def _timeout_arg(parser) -> None:
+    parser.add_argument(
+        "--timeout",
+        metavar="<seconds>",
+        type=int,
+        default=WAIT_TIMEOUT,
+        help=f"How long --wait waits before it fails (default {WAIT_TIMEOUT})",
+    )
+
+
 class CreateVgpu(command.ShowOne):
     """Create a vGPU from a profile or from a shape."""
 
@@ -92,8 +117,8 @@ class CreateVgpu(command.ShowOne):
         parser.add_argument(
             "--compute",
             metavar="<percent>",
-            type=int,
-            help="Compute share of each card, in percent (1-100)",
+            type=float,
+            help="Compute share of each card, in percent (0.1-100, one decimal: 14.2)",
         )
         parser.add_argument(
             "--memory", metavar="<mb>", type=int, help="Memory of each card, in MiB"
@@ -129,8 +154,12 @@ class CreateVgpu(command.ShowOne):
             "local or remote-required)",
         )
         parser.add_argument(
-            "--wait", action="store_true", default=False, help="Wait until the vGPU is ACTIVE"
+            "--wait",
+            action="store_true",
+            default=False,
+            help="Wait until the vGPU is ACTIVE, printing each change of state",
         )
+        _timeout_arg(parser)
         return parser
 
     def take_action(self, parsed_args):
@@ -145,20 +174,36 @@ class CreateVgpu(command.ShowOne):
         if args.consumer and len(args.consumer) > 1:
             raise exceptions.CommandError("Give --consumer once")
         client = common.client(self)
-        vgpu = client.create_vgpu(
-            name=args.name,
-            profile=args.profile,
-            compute_percent=args.compute,
-            memory_mb=args.memory,
-            count=args.count,
-            models=args.models,
-            locality=args.locality,
-            isolation=args.isolation,
-            consumer=args.consumer[0] if args.consumer else None,
-        )
+        with common.flag_errors():
+            vgpu = client.create_vgpu(
+                name=args.name,
+                profile=args.profile,
+                compute_percent=common.percent(args.compute),
+                memory_mb=args.memory,
+                count=args.count,
+                models=args.models,
+                locality=args.locality,
+                isolation=args.isolation,
+                consumer=args.consumer[0] if args.consumer else None,
+            )
         if args.wait:
-            vgpu = _wait(client, vgpu["uuid"], {"ACTIVE"}) or vgpu
-        return common.show(vgpu)
+            vgpu = (
+                _wait(client, vgpu["uuid"], {"ACTIVE"}, args.timeout, self.app.stderr) or vgpu
+            )
+        return common.show(vgpu, lines=NESTED)
+
+
+def _listed(vgpu: dict) -> dict:
+    """The vGPU with two columns for the list: where its slices are (host and the
+    first 8 hex of each device), and who uses it (platform:id)."""
+    where = ", ".join(
+        f"{s.get('host')}/{str(s.get('device_uuid') or '')[:8]}" for s in vgpu.get("slices") or []
+    )
+    consumer = vgpu.get("consumer") or {}
+    text = f"{consumer.get('platform')}:{consumer.get('id')}" if consumer else ""
+    if consumer.get("host"):
+        text += f"@{consumer['host']}"
+    return dict(vgpu, where=where, consumer_text=text)
 
 
 class ListVgpu(command.Lister):
@@ -189,14 +234,7 @@ class ListVgpu(command.Lister):
         return parser
 
     def _project_id(self, project):
-        if not project or is_uuid_like(project):
-            return project
-        try:
-            from openstackclient.identity import common as identity_common
-
-            return identity_common.find_project(self.app.client_manager.identity, project).id
-        except Exception:  # noqa: BLE001 - noauth has no identity: take it as an ID
-            return project
+        return common.project_id(self, project)
 
     def take_action(self, parsed_args):
         vgpus = common.client(self).list_vgpus(
@@ -204,7 +242,9 @@ class ListVgpu(command.Lister):
             all_projects=parsed_args.all_projects,
             project_id=self._project_id(parsed_args.project),
         )
-        return common.listing(vgpus, VGPU_FIELDS + (VGPU_LONG if parsed_args.long else []))
+        return common.listing(
+            [_listed(v) for v in vgpus], VGPU_FIELDS + (VGPU_LONG if parsed_args.long else [])
+        )
 
 
 class ShowVgpu(command.ShowOne):
@@ -216,7 +256,7 @@ class ShowVgpu(command.ShowOne):
         return parser
 
     def take_action(self, parsed_args):
-        return common.show(common.client(self).find_vgpu(parsed_args.vgpu))
+        return common.show(common.client(self).find_vgpu(parsed_args.vgpu), lines=NESTED)
 
 
 class DeleteVgpu(command.Command):
@@ -228,8 +268,12 @@ class DeleteVgpu(command.Command):
             "vgpus", metavar="<vgpu>", nargs="+", help="vGPU(s) to delete (name or UUID)"
         )
         parser.add_argument(
-            "--wait", action="store_true", default=False, help="Wait until each vGPU is DELETED"
+            "--wait",
+            action="store_true",
+            default=False,
+            help="Wait until each vGPU is DELETED, printing each change of state",
         )
+        _timeout_arg(parser)
         return parser
 
     def take_action(self, parsed_args):
@@ -239,6 +283,6 @@ class DeleteVgpu(command.Command):
             uuid = client.find_vgpu(name_or_id)["uuid"]
             client.delete_vgpu(uuid)
             if parsed_args.wait:
-                _wait(client, uuid, {"DELETED"})
+                _wait(client, uuid, {"DELETED"}, parsed_args.timeout, self.app.stderr)
 
         common.delete_all(parsed_args.vgpus, delete, "vGPU")

@@ -168,6 +168,18 @@ class Client:
     def delete_vgpu(self, vgpu: str) -> None:
         self._delete("/vgpus/" + self._q(vgpu))
 
+    # -- quotas ---------------------------------------------------------
+
+    def get_quota(self, project_id: str) -> dict:
+        return self._get("/quotas/" + self._q(project_id))["quota"]
+
+    def set_quota(self, project_id: str, **limits) -> dict:
+        body = {"quota": {k: v for k, v in limits.items() if v is not None}}
+        return self._request("PUT", "/quotas/" + self._q(project_id), json=body)["quota"]
+
+    def delete_quota(self, project_id: str) -> None:
+        self._delete("/quotas/" + self._q(project_id))
+
     # -- leases of remote vGPUs (microversion 1.3) ----------------------
 
     def _lease(self, method: str, vgpu: str) -> Any:
@@ -191,8 +203,9 @@ class Client:
     def find_vgpu(self, name_or_id: str, all_projects: bool = False) -> dict:
         """The vGPU with this ID, or the only one with this name.
 
-        The API addresses vGPUs by UUID only, so a name is looked up in the
-        list the caller may see.
+        The API resolves a name in the caller's own project (from this
+        release); the list is asked here so that ``all_projects`` and older
+        servers, which take UUIDs only, work alike.
         """
         if is_uuid_like(name_or_id):
             try:

@@ -30,7 +30,8 @@ def _vgpu(name='job-1', state='ACTIVE', **kw):
 
 
 QUOTA = api.QuotaUsage(10, -1, 163840, 2, 50.0, 40960)
-PROFILE = api.Resource({'uuid': 'p-1', 'name': 'quarter-20g', 'compute_percent': 25,
+# NOTE: profiles answer compute_percent as a number (25.0), as vGPUs and devices do.
+PROFILE = api.Resource({'uuid': 'p-1', 'name': 'quarter-20g', 'compute_percent': 25.0,
                         'memory_mb': 20480, 'count': 1, 'models': [], 'isolation': None,
                         'locality': 'remote-allowed', 'published': True,
                         'device_profile': 'pooling-quarter-20g'})
@@ -84,7 +85,7 @@ class VgpuViewTests(helpers.TestCase):
         quota_usage.return_value = QUOTA
         res = self.client.get(CREATE)
         self.assertTemplateUsed(res, 'project/vgpus/_create.html')
-        self.assertContains(res, 'quarter-20g')
+        self.assertContains(res, 'quarter-20g (25%, 20480 MiB x 1)')
         self.assertContains(res, '2 of 10 used')
         self.assertContains(res, '40960 MiB of 163840 MiB used')
         self.assertContains(res, '50% used, no limit')
@@ -243,6 +244,7 @@ class AdminViewTests(helpers.BaseAdminViewTests):
         # chart: allocated 12.5 %, usable free 50 %, stranded 37.5 % of two cards
         self.assertContains(res, 'width: 12.5%')
         self.assertContains(res, 'width: 37.5%')
+        self.assertContains(res, '25% · 20480 MiB x 1')
         self.assertContains(res, '1 of 2 cards healthy')
         self.assertContains(res, 'fab-1')
         self.assertContains(res, 'title="job-1 (1): 25%, 20480 MiB"')  # slice map

@@ -18,6 +18,11 @@ def test_keystone_strategy_refuses_requests_without_a_token(mysql_db):
         resp = webob.Request.blank(path, headers={'X-Project-Id': 'admin',
                                                   'X-Roles': 'admin'}).get_response(wsgi)
         assert resp.status_int == 401, (path, resp.status)
+        # The same API-SIG error format as every other error of the API.
+        (error,) = resp.json['errors']
+        assert error['status'] == 401 and error['code'] == 'pooling.unauthorized'
+        assert error['title'] == 'Unauthorized' and 'authentication' in error['detail']
+        assert resp.headers['WWW-Authenticate']
 
 
 def test_keystone_authtoken_options_reach_the_middleware(mysql_db):

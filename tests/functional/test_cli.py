@@ -66,8 +66,12 @@ def test_pools_hosts_devices_usage(cli):
     by_pci = cli.json("pool", "device", "show", devices[0]["PCI Address"])
     assert by_pci["uuid"] in {d["UUID"] for d in devices}
 
-    usage = cli.json("pool", "usage")
+    usage = cli.json("pool", "usage", "--long")
     assert usage[0]["Devices"] == 4 and usage[0]["Capacity Compute %"] == 400
+    code, out, err = cli("pool", "usage")
+    assert code == 0, err
+    assert "Common Shapes" in out and "[" in out
+    assert max(len(line) for line in out.splitlines()) < 130, out
 
 
 def test_pool_create_show_delete(cli):
@@ -164,3 +168,19 @@ def test_errors_are_one_line_and_fail(cli):
     # Client-side misuse never reaches the service.
     code, _, err = cli("vgpu", "create", "x", "--profile", "p", "--compute", "5")
     assert code == 1 and "not both" in err
+
+
+def test_quota_set_show_delete(cli):
+    rows = cli.json("pool", "quota", "set", "cli-proj", "--vgpus", "3", "--compute", "200")
+    assert {r["Resource"]: r["Limit"] for r in rows} == {
+        "vGPUs": 3, "Memory (MB)": "unlimited", "Compute %": 200}
+    shown = cli.json("pool", "quota", "show", "cli-proj")
+    assert {r["Resource"]: r["In Use"] for r in shown}["vGPUs"] == 0
+    code, _, err = cli("pool", "quota", "set", "cli-proj", "--vgpus", "-5")
+    assert code == 1
+    (line,) = _errors(err)
+    assert "--vgpus" in line and "400" in line
+    code, _, err = cli("pool", "quota", "delete", "cli-proj")
+    assert code == 0, err
+    shown = cli.json("pool", "quota", "show", "cli-proj")
+    assert {r["Limit"] for r in shown} == {"unlimited"}

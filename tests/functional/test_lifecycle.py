@@ -113,6 +113,39 @@ def test_tenants_see_only_their_project(stack):
     assert alice.get('/v1/quotas/bob').status_int == 403
 
 
+def test_a_vgpu_is_found_by_its_unique_name_in_the_callers_project(stack):
+    alice = stack.client.as_('alice', 'member,reader')
+    bob = stack.client.as_('bob', 'member,reader')
+    mine = _create(alice, name='by-name').json
+    assert alice.get('/v1/vgpus/by-name').json['uuid'] == mine['uuid']
+    # Another project's name is not visible; a shared name asks for the UUID.
+    assert bob.get('/v1/vgpus/by-name').status_int == 404
+    twin = _create(alice, name='by-name').json
+    resp = alice.get('/v1/vgpus/by-name')
+    assert resp.status_int == 409 and 'use its UUID' in resp.json['errors'][0]['detail']
+    assert alice.delete('/v1/vgpus/' + twin['uuid']).status_int == 202
+    stack.wait_state(twin['uuid'], ('DELETED',))
+    assert alice.delete('/v1/vgpus/by-name').status_int == 202
+    stack.wait_state(mine['uuid'], ('DELETED',))
+    assert alice.get('/v1/vgpus/by-name').status_int == 404
+
+
+def test_compute_percent_is_one_unit_with_one_decimal(stack):
+    """Percent of one card everywhere, tenths allowed: as devices report partitions."""
+    c = stack.client
+    profile = c.post('/v1/profiles', {'name': 'seventh', 'compute_percent': 14.2,
+                                      'memory_mb': 1024}).json
+    assert profile['compute_percent'] == 14.2
+    assert c.get('/v1/profiles/seventh').json['compute_percent'] == 14.2
+    vgpu = _create(c, compute_percent=12.5, memory_mb=1024).json
+    assert vgpu['compute_percent'] == 12.5 and vgpu['slices'][0]['compute_percent'] == 12.5
+    dev = c.get('/v1/devices/' + vgpu['slices'][0]['device_uuid']).json
+    assert isinstance(dev['used']['compute_percent'], float)
+    assert c.delete('/v1/vgpus/' + vgpu['uuid']).status_int == 202
+    stack.wait_state(vgpu['uuid'], ('DELETED',))
+    assert c.delete('/v1/profiles/seventh').status_int == 204
+
+
 def test_quota_is_enforced_at_claim(stack):
     c = stack.client
     resp = c.put('/v1/quotas/carol', {'quota': {'vgpus': 1, 'memory_mb': 20000}})

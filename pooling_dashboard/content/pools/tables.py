@@ -39,7 +39,7 @@ class HostsTable(tables.DataTable):
 
 class ProfilesTable(tables.DataTable):
     name = tables.Column('name', verbose_name=_("Profile"))
-    shape = tables.Column(lambda p: '%s%% · %s MiB x %s' % (p.compute_percent, p.memory_mb,
+    shape = tables.Column(lambda p: '%g%% · %s MiB x %s' % (p.compute_percent, p.memory_mb,
                                                               p.count),
                           verbose_name=_("Shape"))
     locality = tables.Column('locality', verbose_name=_("Locality"))

@@ -57,7 +57,7 @@ class CreateVgpuForm(forms.SelfHandlingForm):
             profiles = []
             exceptions.handle(request, _("Unable to retrieve the vGPU profiles."))
         self.fields['profile'].choices = [('', _("Select a profile"))] + [
-            (p.name, '%s (%s%%, %s MiB x %s)' % (p.name, p.compute_percent, p.memory_mb,
+            (p.name, '%s (%g%%, %s MiB x %s)' % (p.name, p.compute_percent, p.memory_mb,
                                                   p.count))
             for p in profiles]
 

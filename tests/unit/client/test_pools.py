@@ -151,12 +151,27 @@ def test_device_show_by_uuid_and_pci(requests_mock):
 
 def test_usage(requests_mock):
     requests_mock.get(fakes.V1 + "/usage", json={"usage": [fakes.USAGE]})
-    columns, rows = fakes.run(pools.ShowUsage, ["--pool", "site-a"])
+    columns, rows = fakes.run(pools.ShowUsage, ["--pool", "site-a", "--long"])
     assert requests_mock.last_request.qs == {"pool": ["site-a"]}
     row = dict(zip(columns, rows[0]))
     assert row["Capacity Compute %"] == 800
     assert row["Allocated Memory (MB)"] == 40960
     assert row["Stranded Compute %"] == 0
+
+
+def test_usage_is_short_with_a_bar_and_the_common_shapes(requests_mock):
+    entry = dict(fakes.USAGE, common_shapes=[
+        {"compute_percent": 25.0, "memory_mb": 16384, "count": 1},
+        {"compute_percent": 100.0, "memory_mb": 81920, "count": 2}])
+    requests_mock.get(fakes.V1 + "/usage", json={"usage": [entry]})
+    columns, rows = fakes.run(pools.ShowUsage, [])
+    row = dict(zip(columns, rows[0]))
+    assert len(columns) == 8
+    assert row["Compute %"] == "50/800" and row["Memory GiB"] == "40/640"
+    assert row["Allocated"] == "[#...................]   6%"
+    assert row["Common Shapes"] == "25%/16G, 100%/80Gx2"
+    width = sum(max(len(str(c)), len(str(v))) + 3 for c, v in zip(columns, rows[0]))
+    assert width < 130, width
 
 
 def test_usage_all_pools(requests_mock):

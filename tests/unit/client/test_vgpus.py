@@ -136,12 +136,42 @@ def test_wait_times_out(requests_mock):
         vgpus._wait(client, fakes.VGPU_UUID, {"ACTIVE"}, timeout=0)
 
 
+def test_create_wait_prints_progress_and_honours_timeout(requests_mock):
+    import io
+
+    requests_mock.post(fakes.V1 + "/vgpus", status_code=201, json=fakes.VGPU)
+    requests_mock.get(
+        VGPU_URL,
+        [{"json": dict(fakes.VGPU, state="PREPARING")}, {"json": dict(fakes.VGPU, state="ACTIVE")}],
+    )
+    app = fakes.make_app()
+    app.stderr = io.StringIO()
+    fakes.run(vgpus.CreateVgpu, ["x", "--profile", "p", "--wait"], app=app)
+    lines = app.stderr.getvalue().splitlines()
+    assert [line.split(": ")[1].split(" after")[0] for line in lines] == ["PREPARING", "ACTIVE"]
+    requests_mock.get(VGPU_URL, json=dict(fakes.VGPU, state="PREPARING"))
+    with pytest.raises(osc_exceptions.CommandError, match="still PREPARING after 0 s"):
+        fakes.run(vgpus.CreateVgpu, ["x", "--profile", "p", "--wait", "--timeout", "0"], app=app)
+
+
 def test_list(requests_mock):
     requests_mock.get(fakes.V1 + "/vgpus", json={"vgpus": [fakes.VGPU]})
     columns, rows = fakes.run(vgpus.ListVgpu, [])
-    assert columns == ("UUID", "Name", "State", "Compute %", "Memory (MB)", "Count", "Locality")
-    assert rows == [(fakes.VGPU_UUID, "train-1", "SCHEDULED", 50, 40960, 1, "remote-allowed")]
+    assert columns == ("UUID", "Name", "State", "Compute %", "Memory (MB)", "Count", "Locality",
+                       "Host/Device", "Consumer")
+    assert rows == [(fakes.VGPU_UUID, "train-1", "SCHEDULED", 50, 40960, 1, "remote-allowed",
+                     "gpu-1/7d9e0f1a", "")]
     assert requests_mock.last_request.query == ""
+
+
+def test_list_shows_where_and_who(requests_mock):
+    vgpu = dict(fakes.VGPU, consumer={"platform": "nova", "id": "srv-1", "host": "cmp-1"})
+    vgpu["slices"] = vgpu["slices"] + [dict(vgpu["slices"][0], index=1, host="gpu-2")]
+    requests_mock.get(fakes.V1 + "/vgpus", json={"vgpus": [vgpu]})
+    columns, rows = fakes.run(vgpus.ListVgpu, [])
+    row = dict(zip(columns, rows[0]))
+    assert row["Host/Device"] == "gpu-1/7d9e0f1a, gpu-2/7d9e0f1a"
+    assert row["Consumer"] == "nova:srv-1@cmp-1"
 
 
 def test_list_filters_and_long(requests_mock):
@@ -247,3 +277,48 @@ def test_uuid_like_is_oslo_utils():
     for value in (fakes.VGPU_UUID, fakes.VGPU_UUID.replace("-", ""), "gpu-a", "", None,
                   "{%s}" % fakes.VGPU_UUID):
         assert v1.is_uuid_like(value) == uuidutils.is_uuid_like(value or "")
+
+
+def test_create_errors_name_the_flags_not_the_api_fields(requests_mock):
+    requests_mock.post(
+        fakes.V1 + "/vgpus",
+        status_code=400,
+        json=fakes.error(400, "A vGPU of 2 cards takes whole cards: compute_percent must be "
+                              "100; 'memory_mb' is too big"),
+    )
+    with pytest.raises(exceptions.ApiError) as err:
+        fakes.run(vgpus.CreateVgpu, ["t", "--compute", "50", "--memory", "9", "--count", "2"])
+    text = str(err.value)
+    assert "--compute must be 100" in text and "--memory is too big" in text
+    assert "compute_percent" not in text and "memory_mb" not in text
+
+
+def test_show_prints_slices_and_attachment_as_short_lines(requests_mock):
+    attachment = {
+        "slices": [{"index": 0, "device_uuid": fakes.DEVICE_UUID, "host": "gpu-1",
+                    "env": {"CUDA_VISIBLE_DEVICES": "0", "CUDA_MPS_ACTIVE_THREAD_PERCENTAGE": "50"},
+                    "mig_uuid": "MIG-" + "a" * 36}],
+        "remote": {"protocol": "grpc", "lease_id": "l1", "ca_cert": "-----BEGIN\n" + "x" * 900,
+                   "endpoints": [{"gateway": "10.0.0.1:7000", "lease_id": "l1", "cards": 1}]},
+    }
+    requests_mock.get(VGPU_URL, json=dict(fakes.VGPU, state="ACTIVE", attachment=attachment))
+    columns, values = fakes.run(vgpus.ShowVgpu, [fakes.VGPU_UUID])
+    shown = dict(zip(columns, values))
+    text = shown["attachment"].human_readable()
+    lines = text.splitlines()
+    assert len(lines) > 3 and max(len(line) for line in lines) < 120, text
+    assert "slices[0].env.CUDA_VISIBLE_DEVICES: 0" in lines
+    assert "remote.ca_cert: <911 characters>" in lines
+    assert "remote.endpoints[0]: cards=1, gateway=10.0.0.1:7000, lease_id=l1" in lines
+    assert "{" not in text
+    # -f json/yaml keep the structure.
+    assert shown["attachment"].machine_readable() == attachment
+    assert shown["slices"].human_readable().startswith("[0]: compute_percent=50, device_uuid=")
+
+
+def test_compute_takes_one_decimal_and_sends_whole_numbers_as_ints(requests_mock):
+    requests_mock.post(fakes.V1 + "/vgpus", status_code=201, json=fakes.VGPU)
+    fakes.run(vgpus.CreateVgpu, ["t", "--compute", "14.2", "--memory", "1"])
+    assert requests_mock.last_request.json()["compute_percent"] == 14.2
+    fakes.run(vgpus.CreateVgpu, ["t", "--compute", "50", "--memory", "1"])
+    assert '"compute_percent": 50,' in requests_mock.last_request.text
