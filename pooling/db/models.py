@@ -91,6 +91,8 @@ class Profile(Base):
     isolation: Mapped[str | None] = mapped_column(String(16), nullable=True)
     locality: Mapped[str] = mapped_column(String(32), default='remote-allowed')
     description: Mapped[str] = mapped_column(String(255), default='')
+    # The link level the profile's cards must share (API 1.4, migration 0005).
+    link: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 class VGPU(Base):

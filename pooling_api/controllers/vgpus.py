@@ -55,7 +55,8 @@ def _spec(req, body: dict) -> dict:
                     memory_mb=profile['memory_mb'], count=profile['count'],
                     models=body.get('models', profile['models']),
                     locality=body.get('locality', profile['locality']),
-                    isolation=body.get('isolation', profile['isolation']))
+                    isolation=body.get('isolation', profile['isolation']),
+                    link=profile.get('link'))
     else:
         spec.update(compute_milli=body['compute_percent'] * 10, memory_mb=body['memory_mb'],
                     count=body.get('count', 1), models=body.get('models', []),
@@ -71,6 +72,8 @@ def _spec(req, body: dict) -> dict:
                                    'link applies to vGPUs of 2 or more cards; this one has %d.'
                                    % spec['count'])
         spec['link'] = body['link']
+    if not spec.get('link'):
+        spec.pop('link', None)
     if spec['count'] > 1 and spec['compute_milli'] != 1000:
         raise method.HTTPError(400, 'pooling.invalid',
                                'A vGPU of %d cards takes whole cards: compute_percent must be '

@@ -96,3 +96,27 @@ def test_link_needs_1_4_and_several_cards(board):
     bad = _cards(c, 2, link='infiniband')
     assert bad.status_int == 400
     assert c.get('/v1/vgpus', headers=V14).json['vgpus'] == []
+
+
+def test_a_profile_carries_its_link(board):
+    c = board.client
+    islands = _islands(host_obj.topology(pooling_context.get_admin_context())[HOST])
+    body = {'name': 'nv4', 'compute_percent': 100, 'memory_mb': 81920, 'count': 4,
+            'link': 'nvlink'}
+    old = c.post('/v1/profiles', body)
+    assert old.status_int == 400 and '1.4' in old.json['errors'][0]['detail']
+    one = c.post('/v1/profiles', {**body, 'count': 1}, headers=V14)
+    assert one.status_int == 400 and '2 or more' in one.json['errors'][0]['detail']
+    made = c.post('/v1/profiles', body, headers=V14)
+    assert made.status_int == 201, made.text
+    assert made.json['link'] == 'nvlink'
+    assert 'link' not in c.get('/v1/profiles/nv4').json  # hidden below 1.4
+    firsts = []
+    for _ in range(2):
+        vgpu = c.post('/v1/vgpus', {'profile': 'nv4'}, headers=V14)
+        assert vgpu.status_int == 201, vgpu.text
+        assert vgpu.json['link'] == 'nvlink'
+        firsts.append(_island_of(islands, vgpu.json))
+    assert sorted(firsts) == [0, 1]
+    # Both islands are taken: a third is refused for the link's sake or for capacity alike.
+    assert c.post('/v1/vgpus', {'profile': 'nv4'}, headers=V14).status_int == 409
