@@ -25,7 +25,6 @@ import numpy as np
 from pooling.scheduler.framework import Candidates
 from pooling.scheduler.framework import Policy
 
-
 #: interned host signatures kept before the interning starts over (bounds a service's memory).
 _MAX_SIGS = 1 << 18
 
