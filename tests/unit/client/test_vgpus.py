@@ -247,3 +247,26 @@ def test_uuid_like_is_oslo_utils():
     for value in (fakes.VGPU_UUID, fakes.VGPU_UUID.replace("-", ""), "gpu-a", "", None,
                   "{%s}" % fakes.VGPU_UUID):
         assert v1.is_uuid_like(value) == uuidutils.is_uuid_like(value or "")
+
+
+def test_create_with_link_asks_microversion_1_4(requests_mock):
+    requests_mock.post(fakes.V1 + "/vgpus", status_code=201, json={**fakes.VGPU, "link": "nvlink"})
+    columns, values = fakes.run(
+        vgpus.CreateVgpu,
+        ["x", "--compute", "100", "--memory", "81920", "--count", "4", "--link", "nvlink"],
+    )
+    sent = requests_mock.last_request
+    assert sent.json()["link"] == "nvlink"
+    assert sent.headers["OpenStack-API-Version"] == "accelerator-pool 1.4"
+    assert fakes.row_dict(columns, values)["link"] == "nvlink"
+
+
+def test_create_without_link_keeps_the_session_microversion(requests_mock):
+    requests_mock.post(fakes.V1 + "/vgpus", status_code=201, json=fakes.VGPU)
+    fakes.run(vgpus.CreateVgpu, ["x", "--profile", "p"])
+    assert requests_mock.last_request.headers["OpenStack-API-Version"] != "accelerator-pool 1.4"
+
+
+def test_create_rejects_an_unknown_link():
+    with pytest.raises(SystemExit):
+        fakes.run(vgpus.CreateVgpu, ["x", "--profile", "p", "--link", "infiniband"])
