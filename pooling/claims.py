@@ -40,9 +40,17 @@ def load_model(context) -> 'scheduler.PoolModel':
         model.add_host(host['name'], pool=host['pool'], fabric=host['fabric'],
                        cpu_milli=host['cpu_milli'], ram_mb=host['ram_mb'],
                        up=host['state'] == 'up')
+    numa: dict[str, list] = {}
     for dev in device_obj.list_devices(context):
         _upsert(model, dev)
         model.partition_shapes.setdefault(dev['model'], set()).update(dev['partition_shapes'])
+        numa.setdefault(dev['host'], []).append((dev['uuid'], dev.get('numa_node')))
+    # NOTE: the links the agents reported (NVLink islands, PCIe switches) and the cards' NUMA
+    # nodes: multi-card vGPUs then get cards that share the best link (and may demand one).
+    links = host_obj.topology(context)
+    for host, pairs in numa.items():
+        if host in links or any(node is not None for _, node in pairs):
+            model.set_topology(host, [tuple(link) for link in links.get(host, ())], pairs)
     return model
 
 
@@ -87,7 +95,7 @@ def to_request(spec: dict) -> 'scheduler.Request':
         compute_milli=spec['compute_milli'], memory_mb=spec['memory_mb'],
         count=spec.get('count', 1),
         models=frozenset(spec['models']) if spec.get('models') else None,
-        isolation=spec.get('isolation'), locality=spec['locality'],
+        isolation=spec.get('isolation'), locality=spec['locality'], link=spec.get('link'),
         consumer_host=consumer.get('host'), pool=spec.get('pool'))
 
 

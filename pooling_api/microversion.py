@@ -16,6 +16,7 @@ VERSIONS = [
     '1.1',  # GET /v1/capacity: free capacity per profile and model, for every reader
     '1.2',  # GET /v1/usage: by_platform, each pool and model's allocation per consumer platform
     '1.3',  # /v1/vgpus/{uuid}/lease; vgpu shows lease, moves, degraded_reason
+    '1.4',  # POST /v1/vgpus takes link (the cards' link level); vgpu shows link
 ]
 
 MIN_VERSION = microversion_parse.Version(*map(int, VERSIONS[0].split('.')))

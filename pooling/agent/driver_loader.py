@@ -146,6 +146,24 @@ def device_report(drivers: list[base.AcceleratorDriver]) -> list[dict[str, Any]]
     return report
 
 
+def link_report(drivers: list[base.AcceleratorDriver]) -> list[list[str]]:
+    """Every driver's links between its cards, as ``[uuid_a, uuid_b, kind]`` lists.
+
+    The claim service turns them into NVLink/PCIe groups (``PoolModel.set_topology``) so that
+    a multi-card vGPU gets cards sharing the best link.  A driver whose topology fails is
+    logged and contributes none; the others still report.
+    """
+    out = []
+    for driver in drivers:
+        try:
+            links = driver.topology().links
+        except errors.DriverError as exc:
+            LOG.warning('driver %s: no topology: %s', driver.name, exc)
+            continue
+        out.extend([link.a, link.b, link.kind] for link in links)
+    return out
+
+
 def _describe(driver: base.AcceleratorDriver) -> dict[str, Any]:
     entry: dict[str, Any] = {}
     try:

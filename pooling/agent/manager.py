@@ -49,6 +49,8 @@ def driver_options(conf) -> dict:
     sim = {'host': conf.agent.host, 'devices': conf.agent.sim_devices or ''}
     if conf.agent.sim_health_file:
         sim['health_file'] = conf.agent.sim_health_file
+    if conf.agent.sim_islands:
+        sim['islands'] = conf.agent.sim_islands
     if conf.agent.state_dir:
         sim['state_file'] = os.path.join(state_dir(conf), 'sim-partitions.json')
     options = {'sim': sim}
@@ -109,7 +111,8 @@ class AgentManager:
         """Send the host's devices and health to the conductor (the heartbeat)."""
         host = {'name': self.host, 'pool': self.conf.agent.pool,
                 'fabric': self.conf.agent.fabric, 'cpu_milli': self.conf.agent.cpu_milli,
-                'ram_mb': self.conf.agent.ram_mb}
+                'ram_mb': self.conf.agent.ram_mb,
+                'links': driver_loader.link_report(self.drivers)}
         self.conductor.report(self.ctx, host, self.discover())
 
     def stop(self) -> None:

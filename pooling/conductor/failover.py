@@ -104,6 +104,7 @@ class Failover:
         spec = {'compute_milli': vgpu['compute_milli'], 'memory_mb': vgpu['memory_mb'],
                 'count': vgpu['count'], 'models': vgpu['models'],
                 'isolation': vgpu['isolation'], 'locality': vgpu['locality'],
+                'link': vgpu.get('link'),
                 'consumer': vgpu['consumer']}
         request = claims.to_request(spec)
         first_error = None

@@ -124,7 +124,7 @@ class ConductorManager:
     def report(self, context, host: dict, devices: list) -> None:
         host_obj.report(self.ctx, host['name'], host.get('pool') or 'default',
                         host.get('fabric'), host.get('cpu_milli', 0), host.get('ram_mb', 0),
-                        devices)
+                        devices, links=host.get('links'))
         if host['name'] in self.fanout.down:
             self.fanout.down.discard(host['name'])
             work_obj.clear_host_degraded(self.ctx, host['name'])

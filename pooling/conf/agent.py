@@ -17,6 +17,9 @@ OPTS = [
     cfg.StrOpt('sim_devices', default='nvidia:A100-SXM4-80GB:81920:108:4',
                help='Cards the sim driver simulates: vendor:model:memory_mb:compute_units:'
                     'count, comma separated. Empty for a consumer host without devices.'),
+    cfg.StrOpt('sim_islands',
+               help='NVLink islands of the sim driver\'s cards, e.g. "0-3,4-7" (device '
+                    'indexes); reported as the host\'s links (default: none).'),
     cfg.StrOpt('sim_health_file',
                help='JSON file mapping a device uuid or index to an unhealthy reason; the sim '
                     'driver re-reads it at every report.'),

@@ -48,6 +48,8 @@ class Host(Base):
     cpu_milli: Mapped[int] = mapped_column(Integer, default=0)
     ram_mb: Mapped[int] = mapped_column(Integer, default=0)
     last_heartbeat: Mapped[datetime.datetime | None] = mapped_column(DateTime, nullable=True)
+    # JSON [[uuid_a, uuid_b, kind], ...]: the drivers' links between the cards (0005).
+    links: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class Device(Base):
@@ -89,6 +91,8 @@ class Profile(Base):
     isolation: Mapped[str | None] = mapped_column(String(16), nullable=True)
     locality: Mapped[str] = mapped_column(String(32), default='remote-allowed')
     description: Mapped[str] = mapped_column(String(255), default='')
+    # The link level the profile's cards must share (API 1.4, migration 0005).
+    link: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 class VGPU(Base):
@@ -125,6 +129,8 @@ class VGPU(Base):
     degraded_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     # The conductor driving the current transition (another takes over when it dies).
     conductor: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # The link level a multi-card vGPU demanded (nvlink, pcie_switch, ...), 0005.
+    link: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 class Slice(Base):

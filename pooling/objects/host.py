@@ -51,6 +51,14 @@ def get_host(context, ident: str) -> dict:
 
 
 @db_api.reader
+def topology(context) -> dict[str, list[list[str]]]:
+    """{host name: its cards' links as the agent last reported them} (hosts with any)."""
+    rows = context.session.execute(
+        sa.select(models.Host.name, models.Host.links).where(models.Host.links.is_not(None)))
+    return {name: base.loads(links, []) for name, links in rows}
+
+
+@db_api.reader
 def down_hosts(context) -> set[str]:
     """Names of the hosts marked down (cheap: the conductor asks on every release)."""
     return set(context.session.scalars(
@@ -59,8 +67,11 @@ def down_hosts(context) -> set[str]:
 
 @db_api.writer
 def report(context, name: str, pool: str, fabric: str | None, cpu_milli: int, ram_mb: int,
-           devices: list[dict]) -> None:
+           devices: list[dict], links: list | None = None) -> None:
     """Persist what the agent on ``name`` sees; the host is up from now on.
+
+    ``links``: the drivers' ``[uuid_a, uuid_b, kind]`` links between the host's cards (None
+    from an agent that predates them: what is stored stays).
 
     A device the agent no longer reports is kept (vGPUs may hold slices of it)
     but marked unhealthy, so the scheduler stops using it.
@@ -73,6 +84,8 @@ def report(context, name: str, pool: str, fabric: str | None, cpu_milli: int, ra
         session.add(host)
     host.pool_id, host.fabric, host.cpu_milli, host.ram_mb = pool_id, fabric, cpu_milli, ram_mb
     host.state, host.last_heartbeat = 'up', timeutils.utcnow()
+    if links is not None:
+        host.links = base.dumps([list(link) for link in links])
     session.flush()
     existing = {d.uuid: d for d in session.scalars(
         sa.select(models.Device).where(models.Device.host_id == host.id))}

@@ -15,7 +15,7 @@ def _to_dict(row) -> dict:
     return {'uuid': row.uuid, 'name': row.name, 'compute_milli': row.compute_milli,
             'memory_mb': row.memory_mb, 'count': row.count,
             'models': base.loads(row.models, []), 'isolation': row.isolation,
-            'locality': row.locality, 'description': row.description,
+            'locality': row.locality, 'description': row.description, 'link': row.link,
             **base.timestamps(row)}
 
 
@@ -40,11 +40,12 @@ def get_profile(context, ident: str) -> dict:
 
 @db_api.writer
 def create_profile(context, name, compute_milli, memory_mb, count=1, models_=None,
-                   isolation=None, locality='remote-allowed', description='') -> dict:
+                   isolation=None, locality='remote-allowed', description='',
+                   link=None) -> dict:
     row = models.Profile(uuid=uuidutils.generate_uuid(), name=name,
                          compute_milli=compute_milli, memory_mb=memory_mb, count=count,
                          models=base.dumps(sorted(models_ or [])), isolation=isolation,
-                         locality=locality, description=description)
+                         locality=locality, description=description, link=link)
     try:
         context.session.add(row)
         context.session.flush()

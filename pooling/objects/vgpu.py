@@ -72,6 +72,7 @@ def _to_dict(v, slices) -> dict:
             'moves': base.loads(v.get('moves'), []),
             'degraded_reason': v.get('degraded_reason') or '',
             'conductor': v.get('conductor'),
+            'link': v.get('link'),
             'created_at': base.iso(v['created_at']),
             'updated_at': base.iso(v['updated_at'])}
 
@@ -213,7 +214,8 @@ def _row(spec: dict, state: str, reason: str, holds_capacity: bool) -> dict:
         state_reason=reason, profile=spec.get('profile'), compute_milli=spec['compute_milli'],
         memory_mb=spec['memory_mb'], count=spec.get('count', 1),
         models=base.dumps(spec.get('models') or []), locality=spec['locality'],
-        isolation=spec.get('isolation'), consumer_platform=consumer.get('platform'),
+        isolation=spec.get('isolation'), link=spec.get('link'),
+        consumer_platform=consumer.get('platform'),
         consumer_host=consumer.get('host'), consumer_id=consumer.get('id'), attachment=None,
         holds_capacity=holds_capacity, created_at=now, updated_at=now)
 

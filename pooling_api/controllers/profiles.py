@@ -3,14 +3,17 @@
 from pooling.cyborg import publisher
 from pooling.objects import profile as profile_obj
 from pooling_api import method
+from pooling_api import microversion
 from pooling_api import policy
 from pooling_api import validation
 from pooling_api.policies import profiles as policies
 from pooling_api.schemas import profiles as schemas
 
 
-def serialize(profile: dict) -> dict:
-    out = {k: v for k, v in profile.items() if k != 'compute_milli'}
+def serialize(profile: dict, req=None) -> dict:
+    hidden = ('compute_milli',) if req is not None and microversion.at_least(req, '1.4') else (
+        'compute_milli', 'link')
+    out = {k: v for k, v in profile.items() if k not in hidden}
     out['compute_percent'] = profile['compute_milli'] / 10
     return out
 
@@ -29,13 +32,13 @@ def list_profiles(req):
     validation.query(req, schemas.LIST_QUERY)
     profiles = profile_obj.list_profiles(method.context(req))
     return method.respond(req, 200,
-                          {'profiles': _published(req, [serialize(p) for p in profiles])})
+                          {'profiles': _published(req, [serialize(p, req) for p in profiles])})
 
 
 def show_profile(req, ident):
     """GET /v1/profiles/{uuid or name} → 200 profile."""
     policy.authorize(req, policies.SHOW)
-    profile = serialize(profile_obj.get_profile(method.context(req), ident))
+    profile = serialize(profile_obj.get_profile(method.context(req), ident), req)
     return method.respond(req, 200, _published(req, [profile])[0])
 
 
@@ -48,13 +51,22 @@ def create_profile(req):
         raise method.HTTPError(400, 'pooling.invalid',
                                'A profile of %d cards takes whole cards: compute_percent must '
                                'be 100.' % count)
+    if 'link' in body:
+        if not microversion.at_least(req, '1.4'):
+            raise method.HTTPError(400, 'pooling.invalid',
+                                   'link needs microversion 1.4 or later (header '
+                                   '"OpenStack-API-Version: accelerator-pool 1.4").')
+        if count < 2:
+            raise method.HTTPError(400, 'pooling.invalid',
+                                   'link applies to profiles of 2 or more cards; this one has '
+                                   '%d.' % count)
     profile = profile_obj.create_profile(
         method.context(req), body['name'], validation.compute_milli(body['compute_percent']),
         body['memory_mb'],
         count=count, models_=body.get('models'), isolation=body.get('isolation'),
         locality=body.get('locality', 'remote-allowed'),
-        description=body.get('description', ''))
-    return method.respond(req, 201, serialize(profile),
+        description=body.get('description', ''), link=body.get('link'))
+    return method.respond(req, 201, serialize(profile, req),
                           headers=[('Location', req.host_url + '/v1/profiles/' +
                                     profile['uuid'])])
 

@@ -16,11 +16,14 @@ from pooling_api.schemas import vgpus as schemas
 # NOTE: the credential's hash never leaves the service, nor who drives the vGPU.
 _INTERNAL = ('compute_milli', 'holds_capacity', 'lease_token_sha256', 'conductor')
 _SINCE_1_1 = ('lease', 'moves', 'degraded_reason')
+_SINCE_1_4 = ('link',)
 
 
 def serialize(vgpu: dict, req=None) -> dict:
     hidden = _INTERNAL if req is not None and microversion.at_least(req, '1.3') else (
         _INTERNAL + _SINCE_1_1)
+    if req is None or not microversion.at_least(req, '1.4'):
+        hidden = hidden + _SINCE_1_4
     out = {k: v for k, v in vgpu.items() if k not in hidden}
     out['compute_percent'] = vgpu['compute_milli'] / 10
     out['slices'] = [{**{k: v for k, v in s.items() if k != 'compute_milli'},
@@ -53,13 +56,26 @@ def _spec(req, body: dict) -> dict:
                     memory_mb=profile['memory_mb'], count=profile['count'],
                     models=body.get('models', profile['models']),
                     locality=body.get('locality', profile['locality']),
-                    isolation=body.get('isolation', profile['isolation']))
+                    isolation=body.get('isolation', profile['isolation']),
+                    link=profile.get('link'))
     else:
         spec.update(compute_milli=validation.compute_milli(body['compute_percent']),
                     memory_mb=body['memory_mb'], count=body.get('count', 1),
                     models=body.get('models', []),
                     locality=body.get('locality', 'remote-allowed'),
                     isolation=body.get('isolation'))
+    if 'link' in body:
+        if not microversion.at_least(req, '1.4'):
+            raise method.HTTPError(400, 'pooling.invalid',
+                                   'link needs microversion 1.4 or later (header '
+                                   '"OpenStack-API-Version: accelerator-pool 1.4").')
+        if spec['count'] < 2:
+            raise method.HTTPError(400, 'pooling.invalid',
+                                   'link applies to vGPUs of 2 or more cards; this one has %d.'
+                                   % spec['count'])
+        spec['link'] = body['link']
+    if not spec.get('link'):
+        spec.pop('link', None)
     if spec['count'] > 1 and spec['compute_milli'] != 1000:
         raise method.HTTPError(400, 'pooling.invalid',
                                'A vGPU of %d cards takes whole cards: compute_percent must be '

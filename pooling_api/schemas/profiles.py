@@ -1,13 +1,16 @@
 """JSON Schemas for profiles."""
 
 from pooling_api.schemas import common
+from pooling_api.schemas import vgpus
 
 CREATE = {
     'type': 'object', 'required': ['name', 'compute_percent', 'memory_mb'],
     'properties': {'name': common.NAME, 'compute_percent': common.COMPUTE_PERCENT,
                    'memory_mb': common.MEMORY_MB, 'count': common.COUNT,
                    'models': common.MODELS, 'isolation': common.ISOLATION,
-                   'locality': common.LOCALITY, 'description': common.DESCRIPTION},
+                   'locality': common.LOCALITY, 'description': common.DESCRIPTION,
+                   # 1.4
+                   'link': vgpus.LINK},
     'additionalProperties': False,
 }
 LIST_QUERY = common.no_query()
@@ -22,6 +25,8 @@ PROFILE = {
                    'isolation': {'type': ['string', 'null']}, 'locality': {'type': 'string'},
                    'description': {'type': 'string'}, 'created_at': common.TIMESTAMP,
                    'updated_at': common.TIMESTAMP,
+                   # 1.4
+                   'link': {'type': ['string', 'null']},
                    # Present when [cyborg] enabled and Cyborg answers.
                    'published': {'type': 'boolean'}, 'device_profile': {'type': 'string'}},
     'additionalProperties': False,

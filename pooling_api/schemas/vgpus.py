@@ -1,5 +1,6 @@
 """JSON Schemas for vGPUs."""
 
+from pooling.scheduler import request as request_mod
 from pooling_api.schemas import common
 
 CONSUMER = {
@@ -11,13 +12,17 @@ CONSUMER = {
         'id': {'type': 'string', 'minLength': 1, 'maxLength': 255}},
     'additionalProperties': False,
 }
+#: the worst link level the cards of a multi-card vGPU may share, best first (1.4).
+LINK = {'type': 'string', 'enum': list(request_mod.LINK_LEVELS)}
 CREATE = {
     'type': 'object',
     'properties': {
         'name': {'type': 'string', 'maxLength': 255}, 'profile': common.IDENT,
         'compute_percent': common.COMPUTE_PERCENT, 'memory_mb': common.MEMORY_MB,
         'count': common.COUNT, 'models': common.MODELS, 'locality': common.LOCALITY,
-        'isolation': common.ISOLATION, 'consumer': CONSUMER},
+        'isolation': common.ISOLATION, 'consumer': CONSUMER,
+        # 1.4
+        'link': LINK},
     'additionalProperties': False,
     # Either a profile or a shape, never both. Each branch's description names it in the
     # 400 that validation.py writes when neither or both are given.
@@ -69,6 +74,8 @@ VGPU = {
             'additionalProperties': False},
         'moves': {'type': 'array', 'items': {'type': 'object'}},
         'degraded_reason': {'type': 'string'},
+        # 1.4
+        'link': {'type': ['string', 'null']},
         'created_at': common.TIMESTAMP, 'updated_at': common.TIMESTAMP},
     'additionalProperties': False,
 }

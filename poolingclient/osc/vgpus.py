@@ -18,6 +18,7 @@ from poolingclient.osc import common
 
 LOCALITIES = ["local", "remote-allowed", "remote-required"]
 ISOLATIONS = ["hard", "firm", "soft", "none"]
+LINKS = ["nvlink", "pcie_switch", "pcie_hostbridge", "numa"]
 
 VGPU_FIELDS = [
     ("UUID", "uuid"),
@@ -33,6 +34,7 @@ VGPU_FIELDS = [
 VGPU_LONG = [
     ("Profile", "profile"),
     ("Isolation", "isolation"),
+    ("Link", "link"),
     ("Models", "models"),
     ("Project", "project_id"),
     ("State Reason", "state_reason"),
@@ -144,6 +146,13 @@ class CreateVgpu(command.ShowOne):
             help="Isolation level required: " + ", ".join(ISOLATIONS),
         )
         parser.add_argument(
+            "--link",
+            metavar="<link>",
+            choices=LINKS,
+            help="Worst link the cards of a multi-card vGPU may share (best first): "
+            + ", ".join(LINKS) + " (microversion 1.4)",
+        )
+        parser.add_argument(
             "--consumer",
             metavar="platform=<p>,id=<id>[,host=<h>]",
             action=parseractions.MultiKeyValueAction,
@@ -184,6 +193,7 @@ class CreateVgpu(command.ShowOne):
                 models=args.models,
                 locality=args.locality,
                 isolation=args.isolation,
+                link=args.link,
                 consumer=args.consumer[0] if args.consumer else None,
             )
         if args.wait:

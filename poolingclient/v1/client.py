@@ -18,6 +18,8 @@ SERVICE_TYPE = "accelerator-pool"
 DEFAULT_MICROVERSION = "1.0"
 # The lease resource exists from 1.1 on.
 LEASE_MICROVERSION = "1.3"
+# A vGPU's demanded link level (``link``) from 1.4 on.
+LINK_MICROVERSION = "1.4"
 
 def is_uuid_like(value: str) -> bool:
     """True when ``value`` is written like a UUID (oslo.utils' rules: dashes optional)."""
@@ -163,7 +165,10 @@ class Client:
         return self._get("/vgpus/" + self._q(vgpu))
 
     def create_vgpu(self, **fields) -> dict:
-        return self._post("/vgpus", {k: v for k, v in fields.items() if v is not None})
+        body = {k: v for k, v in fields.items() if v is not None}
+        if "link" in body:
+            return self._request("POST", "/vgpus", json=body, microversion=LINK_MICROVERSION)
+        return self._post("/vgpus", body)
 
     def delete_vgpu(self, vgpu: str) -> None:
         self._delete("/vgpus/" + self._q(vgpu))

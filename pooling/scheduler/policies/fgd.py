@@ -25,15 +25,27 @@ import numpy as np
 from pooling.scheduler.framework import Candidates
 from pooling.scheduler.framework import Policy
 
+#: interned host signatures kept before the interning starts over (bounds a service's memory).
+_MAX_SIGS = 1 << 18
+
+
+#: card slots per host beyond which the fit bits no longer pack beside the signature id in
+#: one int64 key (such hosts get interned keys instead).
+_PACKED_SLOTS = 40
+
 
 class _ShapeCache:
-    __slots__ = ("ver", "score", "cards", "sigs")
+    """Per request shape: each host's score and state key as of a host version, and the
+    (score, chosen card positions) per state key (hosts in the same state score alike)."""
+
+    __slots__ = ("ver", "score", "key", "sigs", "wide")
 
     def __init__(self, capacity: int):
         self.ver = np.full(capacity, -1, dtype=np.int64)
         self.score = np.zeros(capacity, dtype=np.int64)
-        self.cards: dict[int, list[int]] = {}
-        self.sigs: dict = {}
+        self.key = np.zeros(capacity, dtype=np.int64)
+        self.sigs: dict[int, tuple[int, list[int]]] = {}
+        self.wide: dict = {}
 
 
 class FgdPolicy(Policy):
@@ -82,12 +94,16 @@ class FgdPolicy(Policy):
         self._wl_key = None
         self._next_refresh = 0
         self._tasks: list[tuple] = []
+        self._plan: list[tuple] = []
+        self._groups: list[tuple] = []
+        self._exact = None
         self._total = 1.0
         self._cpu_cuts: list[int] = []
         self._reserve: dict[int, float] = {}
         self._memo: dict = {}
         self._shapes: dict = {}
         self._states: dict[int, tuple] = {}
+        self._reset_hosts()
 
     # -- workload ----------------------------------------------------------------------------
     def _workload(self, model) -> list[tuple[tuple, float]]:
@@ -136,7 +152,16 @@ class FgdPolicy(Policy):
         if self.idle_bias:
             tasks.append((0, 0, 0, None, self.idle_bias * sum(t[4] for t in tasks)))
         self._tasks = tasks
+        # Many shapes differ only in CPU: the per-card walk of _frag depends on (share, models)
+        # alone, so it is done once per such group and reused for each task in task order.
+        groups: dict = {}
+        self._plan = [
+            (cpu, count, groups.setdefault((milli, ids), len(groups)) if count else -1, w)
+            for cpu, milli, count, ids, w in tasks
+        ]
+        self._groups = list(groups)
         self._total = sum(t[4] for t in tasks) or 1.0
+        self._exact = _exact_plan(tasks, self._groups)
         self._waste = _waste_table({t[1] for t in tasks if t[2] == 1} | {1000})
         gpu_tasks = [t for t in tasks if t[2]]
         demand = sum(t[4] * t[2] * t[1] for t in gpu_tasks)
@@ -145,7 +170,9 @@ class FgdPolicy(Policy):
         self._reserve = _reserve(model, gpu_tasks) if self.reserve_weight else {}
         self._memo = {}
         self._shapes = {}
-        self._states = {}
+        # NOTE: host states (``_states``) and their interned signatures do not depend on the
+        # workload, so they survive a refresh; an online policy refreshes a few dozen times per
+        # fill and would otherwise rebuild every host's state after each.
 
     # -- fragmentation -----------------------------------------------------------------------
     def frag(self, cpu_free: int, items: tuple) -> float:
@@ -164,23 +191,70 @@ class FgdPolicy(Policy):
         idle = 0
         for _, s in items:
             idle += s
+        if self._exact is not None:
+            total = self._frag_exact(cpu_free, items, idle)
+        else:
+            total = self._frag_ordered(cpu_free, items, idle)
+        return self._extra_terms(cpu_free, items, idle, total)
+
+    def _frag_exact(self, cpu_free: int, items: tuple, idle: int) -> float:
+        """The task sum when every term is an integer (online: counts x milli-cards).
+
+        Sums of integers below 2**53 are exact in floats in any order, so tasks are taken by
+        group (same share, models and card count), each group's weight split at ``cpu_free``
+        with a prefix sum, instead of one by one (see ``_exact_plan``).
+        """
+        idle_w, plans = self._exact
+        total = idle_w * idle
+        walked: dict[int, tuple[int, int]] = {}
+        groups = self._groups
+        for g, count, cpus, prefix in plans:
+            ok = prefix[bisect.bisect_right(cpus, cpu_free)]
+            if ok:
+                fp = walked.get(g)
+                if fp is None:
+                    milli, ids = groups[g]
+                    fit = 0
+                    part = 0
+                    for mid, s in items:
+                        if ids is not None and mid not in ids:
+                            part += s
+                        elif s >= milli:
+                            fit += 1
+                        else:
+                            part += s
+                    fp = walked[g] = (fit, part)
+                total += ok * (idle if fp[0] < count else fp[1])
+            total += (prefix[-1] - ok) * idle
+        return float(total)
+
+    def _frag_ordered(self, cpu_free: int, items: tuple, idle: int) -> float:
         total = 0.0
+        walked: dict[int, tuple[int, int]] = {}
+        groups = self._groups
         # NOTE: a fixed summation order (the task order) keeps a delta that should be exactly 0
         # at exactly 0; a few ulps below would flip an integer score from 50 to 49.
-        for cpu, milli, count, ids, w in self._tasks:
+        for cpu, count, g, w in self._plan:
             if count == 0 or cpu_free < cpu:
                 total += w * idle
                 continue
-            fit = 0
-            part = 0
-            for mid, s in items:
-                if ids is not None and mid not in ids:
-                    part += s
-                elif s >= milli:
-                    fit += 1
-                else:
-                    part += s
-            total += w * (idle if fit < count else part)
+            fp = walked.get(g)
+            if fp is None:
+                milli, ids = groups[g]
+                fit = 0
+                part = 0
+                for mid, s in items:
+                    if ids is not None and mid not in ids:
+                        part += s
+                    elif s >= milli:
+                        fit += 1
+                    else:
+                        part += s
+                fp = walked[g] = (fit, part)
+            total += w * (idle if fp[0] < count else fp[1])
+        return total
+
+    def _extra_terms(self, cpu_free: int, items: tuple, idle: int, total: float) -> float:
         if self.cpu_weight and self._cpu_per_milli:
             fed = cpu_free / self._cpu_per_milli
             total += self.cpu_weight * self._total * max(0.0, idle - fed)
@@ -194,8 +268,10 @@ class FgdPolicy(Policy):
         return total
 
     def _host_state(self, model, h: int):
-        """(cpu free, cards [(slot, model id, free share, raw)], sorted items, signature) of
-        host ``h``, cached per host version."""
+        """(cpu free, cards [(slot, model id, free share, raw)], sorted items, signature id)
+        of host ``h``, cached per host version. The signature (free CPU, each card's model,
+        raw capacity and links, in order) is interned to a small int once per host change:
+        hashing the nested tuple on every scoring was a third of an online run's time."""
         ver = int(model.h.ver[h])
         st = self._states.get(h)
         if st is not None and st[0] == ver:
@@ -210,31 +286,83 @@ class FgdPolicy(Policy):
         items = tuple(sorted((m, s) for _, m, s, _ in cards))
         links = model.dev_links
         sig = (cpu_free, tuple((m, raw, links[i]) for i, m, _, raw in cards))
-        state = (cpu_free, cards, items, sig)
+        sig_id = self._sig_ids.setdefault(sig, len(self._sig_ids))
+        state = (cpu_free, cards, items, sig_id, tuple(c[0] for c in cards))
         self._states[h] = (ver, state)
         return state
+
+    def _reset_hosts(self) -> None:
+        self._states = {}
+        self._sig_ids: dict = {}
+        self._sid = np.zeros(0, dtype=np.int64)
+        self._sver = np.zeros(0, dtype=np.int64)
+        self._slots = np.zeros((0, 0), dtype=np.int64)
+        self._shapes = {}
+
+    def _sync_hosts(self, model, hosts: np.ndarray) -> None:
+        """Bring the per-host signature ids and card slot rows of ``hosts`` up to date.
+
+        They let a decision key every dirty host's state with array operations (signature id
+        and the fit bits of its cards) and score each distinct key once: after an online
+        workload refresh every host is dirty, and a Python loop that hashed each host's state
+        was most of ``default-online``'s time.
+        """
+        cap = max(model.h.capacity, model.n_hosts)
+        if self._sid.size < cap:
+            grow = cap - self._sid.size
+            self._sid = np.concatenate([self._sid, np.zeros(grow, dtype=np.int64)])
+            self._sver = np.concatenate([self._sver, np.full(grow, -1, dtype=np.int64)])
+            self._slots = np.concatenate(
+                [self._slots, np.full((grow, self._slots.shape[1]), -1, dtype=np.int64)]
+            )
+        vers = model.h.ver[hosts]
+        stale = self._sver[hosts] != vers
+        if not stale.any():
+            return
+        todo = hosts[stale].tolist()
+        if len(self._sig_ids) + len(todo) > _MAX_SIGS:
+            # A long-lived service sees ever new states: start the interning over, and drop
+            # everything keyed by the old ids.
+            self._reset_hosts()
+            self._sync_hosts(model, hosts)
+            return
+        for h, ver in zip(todo, vers[stale].tolist()):
+            _, _, _, sig_id, slots = self._host_state(model, h)
+            width = self._slots.shape[1]
+            if len(slots) > width:
+                grown = np.full((self._slots.shape[0], len(slots)), -1, dtype=np.int64)
+                grown[:, :width] = self._slots
+                self._slots = grown
+                self._shapes = {}  # the keys are built on the slot width
+            row = self._slots[h]
+            row[:] = -1
+            row[: len(slots)] = slots
+            self._sid[h] = sig_id
+            self._sver[h] = ver
+
+    def _keys(self, cand: Candidates, cache: _ShapeCache, dirty: np.ndarray) -> list[int]:
+        """One int per dirty host: equal for hosts in the same state with the same fit."""
+        sids = self._sid[dirty]
+        width = self._slots.shape[1]
+        if cand.fit is None or not width:
+            return sids.tolist()
+        fit = np.append(cand.fit, False)  # slot -1 (padding) reads False
+        bits = fit[self._slots[dirty]]
+        if width <= _PACKED_SLOTS:
+            weights = np.left_shift(1, np.arange(width, dtype=np.int64))
+            return ((sids << width) | (bits.astype(np.int64) @ weights)).tolist()
+        wide = cache.wide
+        packed = np.packbits(bits, axis=1)
+        return [
+            -1 - wide.setdefault((s, r.tobytes()), len(wide))
+            for s, r in zip(sids.tolist(), packed)
+        ]
 
     def _score(self, delta: float) -> int:
         x = delta / (self._total * self.scale)
         if x < -700:
             return 0
         return int(100.0 / (1.0 + math.exp(-x)))
-
-    def _score_host(self, cand: Candidates, h: int, sigs: dict):
-        """(integer score, chosen cards) of host ``h`` for the candidate request.
-
-        Hosts in the same state (same free CPU, same cards in the same order, same fit) score
-        alike, so results are shared through ``sigs`` (per request shape).
-        """
-        cpu_free, cards, items, sig = self._host_state(cand.model, h)
-        fit = cand.fit
-        key = (sig, tuple(bool(fit[c[0]]) for c in cards) if fit is not None else ())
-        hit = sigs.get(key)
-        if hit is None:
-            hit = self._score_state(cand, cpu_free, cards, items)
-            sigs[key] = hit
-        score, positions = hit
-        return score, [cards[p][0] for p in positions]
 
     def _score_state(self, cand: Candidates, cpu_free, cards, items):
         """(integer score, chosen card positions) for one host state."""
@@ -275,7 +403,10 @@ class FgdPolicy(Policy):
         if model is not self._model:
             self._model = model
             self._wl_key = None
+            self._reset_hosts()
         self._refresh(model, req)
+        hosts = cand.hosts
+        self._sync_hosts(model, hosts)
         skey = (
             req.compute_milli,
             req.memory_mb,
@@ -292,20 +423,57 @@ class FgdPolicy(Policy):
         if cache is None or cache.ver.size < model.n_hosts:
             cache = _ShapeCache(max(model.h.capacity, model.n_hosts))
             self._shapes[skey] = cache
-        hosts = cand.hosts
         vers = model.h.ver[hosts]
-        dirty = hosts[cache.ver[hosts] != vers]
-        for h in dirty.tolist():
-            score, cards = self._score_host(cand, h, cache.sigs)
-            cache.score[h] = score
-            cache.cards[h] = cards
-            cache.ver[h] = model.h.ver[h]
+        stale = cache.ver[hosts] != vers
+        if stale.any():
+            dirty = hosts[stale]
+            keys = self._keys(cand, cache, dirty)
+            sigs = cache.sigs
+            scores = []
+            for h, k in zip(dirty.tolist(), keys):
+                hit = sigs.get(k)
+                if hit is None:
+                    cpu_free, cards, items, _, _ = self._host_state(model, h)
+                    hit = self._score_state(cand, cpu_free, cards, items)
+                    sigs[k] = hit
+                scores.append(hit[0])
+            cache.score[dirty] = scores
+            cache.key[dirty] = keys
+            cache.ver[dirty] = vers[stale]
         best = self.pick_host(cand, cache.score[hosts])
-        return best, cache.cards[best]
+        cards = self._host_state(model, best)[1]
+        return best, [cards[p][0] for p in cache.sigs[int(cache.key[best])][1]]
 
     def pick_host(self, cand: Candidates, scores: np.ndarray) -> int:
         """The host with the best integer score; ties go to host order."""
         return int(cand.hosts[int(np.argmax(scores))])
+
+
+def _exact_plan(tasks, groups):
+    """(weight of always-idle tasks, [(group, card count, sorted CPU cuts, prefix weights)])
+    when every task weight is an integer and F's task sum stays below 2**53 (then it is exact
+    in any order), else None (weights from a target workload are fractions: keep task order).
+    """
+    if not all(float(w).is_integer() for *_, w in tasks):
+        return None
+    if sum(w for *_, w in tasks) * 1000 * 64 >= 2**53:
+        return None
+    gid = {key: g for g, key in enumerate(groups)}
+    idle_w = 0
+    by: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    for cpu, milli, count, ids, w in tasks:
+        if count == 0:
+            idle_w += int(w)
+        else:
+            by.setdefault((gid[(milli, ids)], count), []).append((cpu, int(w)))
+    plans = []
+    for (g, count), cw in by.items():
+        cw.sort()
+        prefix = [0]
+        for _, w in cw:
+            prefix.append(prefix[-1] + w)
+        plans.append((g, count, [c for c, _ in cw], prefix))
+    return idle_w, plans
 
 
 def _reserve(model, gpu_tasks) -> dict[int, float]:

@@ -322,3 +322,26 @@ def test_compute_takes_one_decimal_and_sends_whole_numbers_as_ints(requests_mock
     assert requests_mock.last_request.json()["compute_percent"] == 14.2
     fakes.run(vgpus.CreateVgpu, ["t", "--compute", "50", "--memory", "1"])
     assert '"compute_percent": 50,' in requests_mock.last_request.text
+
+
+def test_create_with_link_asks_microversion_1_4(requests_mock):
+    requests_mock.post(fakes.V1 + "/vgpus", status_code=201, json={**fakes.VGPU, "link": "nvlink"})
+    columns, values = fakes.run(
+        vgpus.CreateVgpu,
+        ["x", "--compute", "100", "--memory", "81920", "--count", "4", "--link", "nvlink"],
+    )
+    sent = requests_mock.last_request
+    assert sent.json()["link"] == "nvlink"
+    assert sent.headers["OpenStack-API-Version"] == "accelerator-pool 1.4"
+    assert fakes.row_dict(columns, values)["link"] == "nvlink"
+
+
+def test_create_without_link_keeps_the_session_microversion(requests_mock):
+    requests_mock.post(fakes.V1 + "/vgpus", status_code=201, json=fakes.VGPU)
+    fakes.run(vgpus.CreateVgpu, ["x", "--profile", "p"])
+    assert requests_mock.last_request.headers["OpenStack-API-Version"] != "accelerator-pool 1.4"
+
+
+def test_create_rejects_an_unknown_link():
+    with pytest.raises(SystemExit):
+        fakes.run(vgpus.CreateVgpu, ["x", "--profile", "p", "--link", "infiniband"])
