@@ -106,6 +106,12 @@ workers = 1
 [scheduler]
 workers = 1
 discover_hosts_in_cells_interval = 5
+[compute]
+# Cyborg adds and deletes the deployables' resource providers under the compute node's; nova-compute
+# caches that tree and, until it refreshes it, fails a claim with 404 on a provider Cyborg deleted
+# (a pool profile deleted, then a server booted). A short refresh keeps the cache in step, as an
+# operator running Cyborg would set it.
+resource_provider_association_refresh = 10
 [cyborg]
 region_name = RegionOne
 [glance]
