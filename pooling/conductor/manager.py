@@ -18,6 +18,7 @@ import os
 import queue
 import socket
 import threading
+import time
 
 from oslo_log import log as logging
 import oslo_messaging as messaging
@@ -110,6 +111,8 @@ class ConductorManager:
         self._preparing = _Batcher('prepare', self.prepare_many)
         self._releasing = _Batcher('release', self.release_many)
         self.failover = failover.Failover(self)
+        self._resumed = False
+        self._started = time.monotonic()
 
     def stop(self) -> None:
         self._preparing.stop()
@@ -359,8 +362,12 @@ class ConductorManager:
     def heartbeat(self) -> None:
         """Beat, and take over what dead conductors (or lost casts) left."""
         work_obj.heartbeat(self.ctx, self.name)
+        # NOTE: the first pass also takes what this name stamped before a
+        # restart (a fixed [conductor] name survives the process).
         prepare, release = work_obj.orphaned(self.ctx, self.name,
-                                             self.conf.conductor.takeover_after)
+                                             self.conf.conductor.takeover_after,
+                                             mine=not self._resumed)
+        self._resumed = True
         if prepare or release:
             LOG.info('Taking over %d prepare(s) and %d release(s) no conductor drives',
                      len(prepare), len(release))
@@ -370,8 +377,17 @@ class ConductorManager:
             self._releasing.submit(uuid)
 
     def check_hosts(self) -> None:
-        """Mark silent hosts down and handle their vGPUs (remote ones move)."""
-        down = host_obj.mark_down_stale(self.ctx, self.conf.conductor.host_down_after)
+        """Mark silent hosts down and handle their vGPUs (remote ones move).
+
+        Agents report to the conductors, so a conductor that started less
+        than ``host_down_after`` ago cannot tell a silent host from the time
+        no conductor ran: it marks nothing down until then (the fault suite
+        saw a restarted conductor mark every host down and fail the prepares
+        queued meanwhile). Hosts already down stay down.
+        """
+        down = []
+        if time.monotonic() - self._started >= self.conf.conductor.host_down_after:
+            down = host_obj.mark_down_stale(self.ctx, self.conf.conductor.host_down_after)
         for name in down:
             LOG.warning('Host %s stopped sending heartbeats: marked down', name)
         self.fanout.down = host_obj.down_hosts(self.ctx)
