@@ -1,6 +1,7 @@
 """Who drives which vGPU, and expired credentials, on MariaDB, PostgreSQL and SQLite."""
 
 import datetime
+from unittest import mock
 
 from oslo_utils import timeutils
 import pytest
@@ -101,6 +102,13 @@ def test_a_restarted_conductor_marks_no_host_down_for_its_first_host_down_after(
     conductor = manager.ConductorManager(conf, agents=object())
     conductor.check_hosts()
     assert host_obj.down_hosts(ctx) == set()
-    conductor._started -= 10  # it has run for host_down_after: the silence is the host's
+    conductor._hearing_since -= 10  # it has run for host_down_after: the silence is the host's
+    # ...unless it could not write what the hosts reported (the database was down).
+    with mock.patch.object(host_obj, 'report', side_effect=RuntimeError('db down')):
+        with pytest.raises(RuntimeError):
+            conductor.report(ctx, {'name': 'quiet'}, [])
+    conductor.check_hosts()
+    assert host_obj.down_hosts(ctx) == set()
+    conductor._hearing_since -= 10
     conductor.check_hosts()
     assert host_obj.down_hosts(ctx) == {'quiet'}
