@@ -46,6 +46,7 @@ def env(tmp_path_factory):
             pytest.skip('%s is not installed' % binary)
     work = tmp_path_factory.mktemp('reliability')
     e = Env()
+    e.names = {}  # process -> conductor name (hostname:pid), once it beat
     e.db = services.MariaDB(work).start()
     e.mq = services.RabbitMQ(work).start()
     try:
@@ -124,7 +125,9 @@ def _start_conductor(e, name) -> float:
     """
     known = _conductor_names(e)
     e.pool.start(name)
-    return _wait(lambda: bool(_conductor_names(e) - known), 60, name + ' to beat')
+    took = _wait(lambda: bool(_conductor_names(e) - known), 60, name + ' to beat')
+    e.names[name] = (_conductor_names(e) - known).pop()
+    return took
 
 
 def kill_conductor(e):
@@ -135,14 +138,15 @@ def kill_conductor(e):
     return start, time.monotonic(), {'start_s': round(startup, 1)}
 
 
-def _transitional_uuids(e) -> set:
+def _transitional(e) -> dict:
+    """{uuid: the conductor driving it (None: nobody took its cast yet)}."""
     try:
         with e.engine.connect() as conn:
-            return {r[0] for r in conn.execute(sa.text(
-                'SELECT uuid FROM vgpus WHERE state IN '
-                "('SCHEDULED', 'PREPARING', 'RELEASING')"))}
+            return dict(conn.execute(sa.text(
+                'SELECT uuid, conductor FROM vgpus WHERE state IN '
+                "('SCHEDULED', 'PREPARING', 'RELEASING')")).all())
     except sa.exc.OperationalError:
-        return set()
+        return {}
 
 
 def kill_one_of_two_conductors(e):
@@ -152,9 +156,12 @@ def kill_one_of_two_conductors(e):
     start = time.monotonic()
     e.pool.kill('pooling-conductor')
     time.sleep(0.5)  # what it had taken from the queue and not finished
-    left = _transitional_uuids(e)
-    extra = {'in_flight_at_kill': len(left)}
-    extra['takeover_s'] = round(_wait(lambda: not (left & _transitional_uuids(e)), 60,
+    held = _transitional(e)
+    left = set(held)
+    extra = {'in_flight_at_kill': len(left),
+             'held_by_killed': len([c for c in held.values()
+                                    if c == e.names.get('pooling-conductor')])}
+    extra['takeover_s'] = round(_wait(lambda: not (left & set(_transitional(e))), 60,
                                       'the other conductor to take over') + 0.5, 1)
     end = time.monotonic()
     time.sleep(POST)  # served by the survivor alone
@@ -256,7 +263,10 @@ def _baseline():
     base = RESULTS.get('no fault')
     if not base:
         pytest.skip('the no-fault scenario did not run')
-    return base['rate_before']
+    # NOTE: the higher of its two windows: the first one starts the pool's
+    # load cold and, with other jobs on the machine, gave 33 claims/s where
+    # the next gave 48; a low reference would make the 90 % target a no-op.
+    return max(base['rate_before'], base['rate_after'])
 
 
 def test_target_dead_agent_keeps_90_percent():
