@@ -18,6 +18,7 @@ import os
 import queue
 import socket
 import threading
+import time
 
 from oslo_log import log as logging
 import oslo_messaging as messaging
@@ -110,6 +111,10 @@ class ConductorManager:
         self._preparing = _Batcher('prepare', self.prepare_many)
         self._releasing = _Batcher('release', self.release_many)
         self.failover = failover.Failover(self)
+        self._resumed = False
+        # NOTE: since when this conductor could hear the hosts: its start, and
+        # the end of any database outage (reports it could not persist).
+        self._hearing_since = time.monotonic()
 
     def stop(self) -> None:
         self._preparing.stop()
@@ -121,10 +126,18 @@ class ConductorManager:
             LOG.warning('Could not drop the heartbeat of %s: %s', self.name, err)
 
     # RPC methods (1.1: held_on, backend_failed, push_lease) ---------------
+    def _deaf(self) -> None:
+        """A report or a heartbeat did not reach the database: hosts' silence is not theirs."""
+        self._hearing_since = time.monotonic()
+
     def report(self, context, host: dict, devices: list) -> None:
-        host_obj.report(self.ctx, host['name'], host.get('pool') or 'default',
-                        host.get('fabric'), host.get('cpu_milli', 0), host.get('ram_mb', 0),
-                        devices, links=host.get('links'))
+        try:
+            host_obj.report(self.ctx, host['name'], host.get('pool') or 'default',
+                            host.get('fabric'), host.get('cpu_milli', 0),
+                            host.get('ram_mb', 0), devices, links=host.get('links'))
+        except Exception:
+            self._deaf()
+            raise
         if host['name'] in self.fanout.down:
             self.fanout.down.discard(host['name'])
             work_obj.clear_host_degraded(self.ctx, host['name'])
@@ -358,9 +371,17 @@ class ConductorManager:
     # Periodic work (pooling.service runs each on its own futurist periodic) -
     def heartbeat(self) -> None:
         """Beat, and take over what dead conductors (or lost casts) left."""
-        work_obj.heartbeat(self.ctx, self.name)
+        try:
+            work_obj.heartbeat(self.ctx, self.name)
+        except Exception:
+            self._deaf()
+            raise
+        # NOTE: the first pass also takes what this name stamped before a
+        # restart (a fixed [conductor] name survives the process).
         prepare, release = work_obj.orphaned(self.ctx, self.name,
-                                             self.conf.conductor.takeover_after)
+                                             self.conf.conductor.takeover_after,
+                                             mine=not self._resumed)
+        self._resumed = True
         if prepare or release:
             LOG.info('Taking over %d prepare(s) and %d release(s) no conductor drives',
                      len(prepare), len(release))
@@ -370,8 +391,18 @@ class ConductorManager:
             self._releasing.submit(uuid)
 
     def check_hosts(self) -> None:
-        """Mark silent hosts down and handle their vGPUs (remote ones move)."""
-        down = host_obj.mark_down_stale(self.ctx, self.conf.conductor.host_down_after)
+        """Mark silent hosts down and handle their vGPUs (remote ones move).
+
+        Agents report to the conductors, so a conductor that started (or
+        could not write to the database) less than ``host_down_after`` ago
+        cannot tell a silent host from the time it could not hear: it marks
+        nothing down until then (the fault suite saw a restarted conductor,
+        and a conductor after a MariaDB restart, mark every host down and
+        fail the prepares queued meanwhile). Hosts already down stay down.
+        """
+        down = []
+        if time.monotonic() - self._hearing_since >= self.conf.conductor.host_down_after:
+            down = host_obj.mark_down_stale(self.ctx, self.conf.conductor.host_down_after)
         for name in down:
             LOG.warning('Host %s stopped sending heartbeats: marked down', name)
         self.fanout.down = host_obj.down_hosts(self.ctx)

