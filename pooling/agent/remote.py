@@ -168,6 +168,27 @@ class RemoteSlices:
         with self._lock:
             return {lease_id: r['vgpu_uuid'] for lease_id, r in self._records.items()}
 
+    def counters(self) -> list[dict]:
+        """The gateway's counters of each lease served here (sent with the heartbeat).
+
+        Empty until the gateway runs; a lease the gateway does not know (its credential not
+        issued yet, or revoked) counts nothing and is left out.
+        """
+        with self._lock:
+            gateway, records = self.gateway, dict(self._records)
+        if gateway is None:
+            return []
+        admitted, found = set(gateway.leases()), []
+        for lease_id, record in sorted(records.items()):
+            if lease_id not in admitted:
+                continue
+            try:
+                counted = gateway.counters(lease_id)
+            except remoting.LeaseNotFound:  # revoked since
+                continue
+            found.append({**counted.to_dict(), 'vgpu_uuid': record['vgpu_uuid']})
+        return found
+
     def restore(self) -> list[str]:
         """Start again the backends recorded before a restart; returns their lease ids."""
         records = {}

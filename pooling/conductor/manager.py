@@ -32,6 +32,7 @@ from pooling.gateway import lease as lease_doc
 from pooling.objects import host as host_obj
 from pooling.objects import lease as lease_obj
 from pooling.objects import prepare as prepare_obj
+from pooling.objects import remote_traffic as traffic_obj
 from pooling.objects import vgpu as vgpu_obj
 from pooling.objects import work as work_obj
 
@@ -125,6 +126,11 @@ class ConductorManager:
         host_obj.report(self.ctx, host['name'], host.get('pool') or 'default',
                         host.get('fabric'), host.get('cpu_milli', 0), host.get('ram_mb', 0),
                         devices)
+        if host.get('remote_leases') is not None:
+            try:
+                traffic_obj.record(self.ctx, host['name'], host['remote_leases'])
+            except Exception as err:  # counters never cost the heartbeat
+                LOG.warning('Could not store the gateway counters of %s: %s', host['name'], err)
         if host['name'] in self.fanout.down:
             self.fanout.down.discard(host['name'])
             work_obj.clear_host_degraded(self.ctx, host['name'])
