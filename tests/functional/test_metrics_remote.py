@@ -40,6 +40,29 @@ def _remote(samples, name, vgpu, **labels):
                if lab.get('vgpu') == vgpu and all(lab.get(k) == w for k, w in labels.items()))
 
 
+def _saxpy_and_scrape(stack, uuid, tmp_path, times):
+    """Issue a credential, run saxpy through it, wait for ``times`` saxpys in the scrape."""
+    lease = stack.client.post('/v1/vgpus/%s/lease' % uuid, headers=V11)
+    assert lease.status_int == 201, lease.text
+    path = tmp_path / ('lease-%d.json' % times)
+    path.write_text(json.dumps(lease.json))
+    run = subprocess.run(
+        [os.path.join(BIN, 'pooling'), 'run', '--lease', str(path), '--', sys.executable, '-m',
+         'pooling_drivers.remoting.simclient', 'saxpy', '--n', str(N)],
+        capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    # The agents report every second ([agent] report_interval in the fixture).
+    deadline, m = time.monotonic() + 20, {}
+    while time.monotonic() < deadline:
+        m = _scrape(stack.client.get('/metrics').text)
+        if (_remote(m, 'pooling_remote_bytes_total', uuid, direction='in') >= times * 2 * N * 4
+                and _remote(m, 'pooling_remote_bytes_total', uuid, direction='out')
+                >= times * N * 4):
+            break
+        time.sleep(0.5)
+    return m
+
+
 def test_remote_bytes_per_vgpu_are_scraped(sim_stack, tmp_path):
     stack = sim_stack
     resp = stack.client.post('/v1/vgpus', {
@@ -51,30 +74,20 @@ def test_remote_bytes_per_vgpu_are_scraped(sim_stack, tmp_path):
     before = _scrape(stack.client.get('/metrics').text)
     assert _remote(before, 'pooling_remote_bytes_total', uuid) == 0
 
-    lease = stack.client.post('/v1/vgpus/%s/lease' % uuid, headers=V11)
-    assert lease.status_int == 201, lease.text
-    path = tmp_path / 'lease.json'
-    path.write_text(json.dumps(lease.json))
-    run = subprocess.run(
-        [os.path.join(BIN, 'pooling'), 'run', '--lease', str(path), '--', sys.executable, '-m',
-         'pooling_drivers.remoting.simclient', 'saxpy', '--n', str(N)],
-        capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0, run.stdout + run.stderr
-
-    # The agents report every second ([agent] report_interval in the fixture).
-    deadline, m = time.monotonic() + 20, {}
-    while time.monotonic() < deadline:
-        m = _scrape(stack.client.get('/metrics').text)
-        if (_remote(m, 'pooling_remote_bytes_total', uuid, direction='in') >= 2 * N * 4
-                and _remote(m, 'pooling_remote_bytes_total', uuid, direction='out') >= N * 4):
-            break
-        time.sleep(0.5)
+    m = _saxpy_and_scrape(stack, uuid, tmp_path, 1)
     sent = _remote(m, 'pooling_remote_bytes_total', uuid, direction='in', project='admin')
     got = _remote(m, 'pooling_remote_bytes_total', uuid, direction='out', project='admin')
     # Two arrays up, one down, plus the protocol's own messages (small).
     assert 2 * N * 4 <= sent < 2 * N * 4 + 65536, sent
     assert N * 4 <= got < N * 4 + 65536, got
     assert _remote(m, 'pooling_remote_connections_total', uuid) >= 1
+
+    # A new credential is a new lease id in the gateway (the old one revoked): the vGPU's
+    # counters go on from where they were.
+    m = _saxpy_and_scrape(stack, uuid, tmp_path, 2)
+    assert 2 * sent <= _remote(m, 'pooling_remote_bytes_total', uuid, direction='in') \
+        < 2 * sent + 65536
+    assert _remote(m, 'pooling_remote_connections_total', uuid) >= 2
     assert _remote(m, 'pooling_remote_open_connections', uuid) == 0  # pooling run ended
     assert time.time() - _remote(m, 'pooling_remote_last_use_timestamp_seconds', uuid) < 60
 

@@ -118,3 +118,11 @@ def test_heartbeat_carries_the_gateway_counters_of_admitted_leases(tmp_path):
     assert [(c['lease_id'], c['vgpu_uuid'], c['bytes_in'], c['bytes_out']) for c in got] == [
         ('lease-a', 'v-a', 7, 0)]
     assert set(got[0]) >= {'connections', 'connections_total', 'last_use'}
+    # Revoked between two heartbeats: its last counters go once with the next one.
+    side.gateway._leases['lease-a'].bytes_out = 5
+    side._revoke(side.gateway, 'lease-a')
+    assert 'lease-a' not in side.gateway.leases()
+    last = side.counters()
+    assert [(c['lease_id'], c['bytes_in'], c['bytes_out'], c['connections']) for c in last] == [
+        ('lease-a', 7, 5, 0)]
+    assert side.counters() == []
