@@ -141,7 +141,9 @@ def test_demo_logs_in_with_keystone_and_sees_the_vgpus_panel(horizon, browser):
         os.makedirs(SHOTS, exist_ok=True)
         browser.save_screenshot(os.path.join(SHOTS, 'vgpus-keystone-login.png'))
         # A wrong password is refused by Keystone, as Horizon shows it.
-        browser.get(horizon + '/auth/logout/')
+        # NOTE: a fresh browser session (Horizon's logout is a POST from the user menu; the
+        # session lives in a signed cookie, so dropping the cookies signs out).
+        browser.delete_all_cookies()
         browser.get(horizon + '/auth/login/')
         _wait(browser, lambda: css('css selector', '#id_username'), 'the login form again')
         browser.find_element('id', 'id_username').send_keys('demo')
