@@ -16,10 +16,12 @@ objects are created, which must happen after the directory is known.
 
 Units follow Prometheus conventions: compute in cards (1 = one whole card), memory in bytes,
 time in seconds. Label values are bounded: devices and hosts by the hardware, pools and models
-by the operator, states and platforms by the code, projects by ``[metrics] max_projects``.
+by the operator, states and platforms by the code, projects by ``[metrics] max_projects``,
+remote vGPUs by ``[metrics] max_remote_vgpus``.
 """
 
 import contextlib
+import datetime
 import glob
 import os
 import tempfile
@@ -154,9 +156,10 @@ def _family(kind, name, doc, labels):
 class PoolCollector:
     """A prometheus_client collector that reads the pool from the database at each scrape."""
 
-    def __init__(self, context, max_projects: int = 50):
+    def __init__(self, context, max_projects: int = 50, max_remote_vgpus: int = 100):
         self.context = context
         self.max_projects = max_projects
+        self.max_remote_vgpus = max_remote_vgpus
 
     def describe(self):
         return []
@@ -164,6 +167,7 @@ class PoolCollector:
     def collect(self):
         from pooling.objects import device as device_obj
         from pooling.objects import host as host_obj
+        from pooling.objects import remote_traffic as traffic_obj
         from pooling.objects import usage as usage_obj
 
         ctx = self.context
@@ -174,6 +178,7 @@ class PoolCollector:
         yield from self._devices(device_obj.list_devices(ctx), shapes)
         yield from self._hosts(host_obj.list_hosts(ctx))
         yield from self._vgpus(vgpu_counts(ctx))
+        yield from remote_families(traffic_obj.per_vgpu(ctx), self.max_remote_vgpus)
 
     @staticmethod
     def _pools(usage):
@@ -258,6 +263,44 @@ class PoolCollector:
         return [fam]
 
 
+def remote_families(traffic, max_vgpus: int):
+    """pooling_remote_* per vGPU: the ``max_vgpus`` that moved the most bytes, the rest summed.
+
+    The summed ``vgpu="other"`` series is a counter like the others, but it can step down when
+    a vGPU climbs into the kept ones (Prometheus then sees a reset); the per-vGPU series do not.
+    """
+    labels = ['vgpu', 'project']
+    moved = _family('counter', 'pooling_remote_bytes',
+                    'Bytes through the device hosts\' gateways for the vGPU; direction "in" is '
+                    'consumer to card, "out" card to consumer.', labels + ['direction'])
+    opened = _family('counter', 'pooling_remote_connections',
+                     'Connections the gateways admitted for the vGPU.', labels)
+    open_now = _family('gauge', 'pooling_remote_open_connections',
+                       'Connections open for the vGPU at the agents\' last reports.', labels)
+    last = _family('gauge', 'pooling_remote_last_use_timestamp_seconds',
+                   'When the vGPU\'s gateway traffic was last seen (Unix time).', labels)
+    ranked = sorted(traffic, key=lambda t: (-(t.bytes_in + t.bytes_out), t.vgpu_uuid))
+    rest = [0, 0, 0, 0]
+    for t in ranked[:max_vgpus]:
+        key = [t.vgpu_uuid, t.project_id]
+        moved.add_metric(key + ['in'], t.bytes_in)
+        moved.add_metric(key + ['out'], t.bytes_out)
+        opened.add_metric(key, t.connections_total)
+        open_now.add_metric(key, t.connections)
+        if t.last_use is not None:
+            last.add_metric(key, t.last_use.replace(tzinfo=datetime.timezone.utc).timestamp())
+    for t in ranked[max_vgpus:]:
+        for i, n in enumerate((t.bytes_in, t.bytes_out, t.connections_total, t.connections)):
+            rest[i] += n
+    if len(ranked) > max_vgpus:
+        key = ['other', 'other']
+        moved.add_metric(key + ['in'], rest[0])
+        moved.add_metric(key + ['out'], rest[1])
+        opened.add_metric(key, rest[2])
+        open_now.add_metric(key, rest[3])
+    return [moved, opened, open_now, last]
+
+
 def vgpu_counts(context) -> dict:
     """{(state, platform, project): n} of the vGPUs not deleted (one GROUP BY)."""
     import sqlalchemy as sa
@@ -296,5 +339,6 @@ def render(context, conf) -> bytes:
     import prometheus_client as prom
 
     registry = prom.CollectorRegistry()
-    registry.register(PoolCollector(context, conf.metrics.max_projects))
+    registry.register(PoolCollector(context, conf.metrics.max_projects,
+                                    conf.metrics.max_remote_vgpus))
     return prom.generate_latest(registry) + render_process()

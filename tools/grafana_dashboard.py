@@ -77,6 +77,19 @@ def dashboard() -> dict:
             ('count(pooling_device_healthy{%s} == 0) or vector(0)' % sel, 'unhealthy cards'),
             ('count(pooling_host_up{%s} == 0) or vector(0)' % sel, 'down hosts'),
         ], 0, 40, kind='stat'),
+        _panel(12, 'Remote traffic by vGPU (top 10)', [
+            ('topk(10, sum by (vgpu, project) (rate(pooling_remote_bytes_total[5m])))',
+             '{{vgpu}} ({{project}})'),
+        ], 12, 40, unit='Bps', description='Bytes each second through the device hosts\' '
+                                            'gateways, both directions, per remote vGPU.'),
+        _panel(13, 'Remote traffic by direction', [
+            ('sum by (direction) (rate(pooling_remote_bytes_total[5m]))', '{{direction}}'),
+        ], 0, 48, unit='Bps', stack=True, description='"in": consumer to card; "out": card to '
+                                                      'consumer.'),
+        _panel(14, 'Remote connections', [
+            ('sum(pooling_remote_open_connections)', 'open'),
+            ('sum(rate(pooling_remote_connections_total[5m])) * 60', 'admitted per minute'),
+        ], 12, 48),
     ]
     return {
         'title': 'pooling: accelerator pool', 'uid': 'pooling-pool', 'schemaVersion': 39,

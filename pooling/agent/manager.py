@@ -108,11 +108,19 @@ class AgentManager:
         return report
 
     def report_once(self) -> None:
-        """Send the host's devices and health to the conductor (the heartbeat)."""
+        """Send the host's devices and health to the conductor (the heartbeat).
+
+        The gateway's per-lease counters ride in the host dict (``remote_leases``): a conductor
+        that predates them ignores the key, so no RPC version is needed.
+        """
         host = {'name': self.host, 'pool': self.conf.agent.pool,
                 'fabric': self.conf.agent.fabric, 'cpu_milli': self.conf.agent.cpu_milli,
                 'ram_mb': self.conf.agent.ram_mb,
                 'links': driver_loader.link_report(self.drivers)}
+        try:
+            host['remote_leases'] = self.remote.counters()
+        except Exception as exc:  # the heartbeat matters more than the counters
+            LOG.warning('Cannot read the gateway counters: %s', exc)
         self.conductor.report(self.ctx, host, self.discover())
 
     def stop(self) -> None:

@@ -62,6 +62,9 @@ class RemoteSlices:
         self.advertise = conf.gateway.advertise_host or self.host
         self.ca_cert = ''
         self._records: dict[str, dict] = {}
+        # The last counters of leases revoked since the last heartbeat (the gateway forgets a
+        # revoked lease at once); sent once with the next one.
+        self._final: dict[str, dict] = {}
         self._lock = threading.RLock()
         self._state_dir = (os.path.join(conf.agent.state_dir, conf.agent.host, 'remote')
                            if conf.agent.state_dir else '')
@@ -131,7 +134,7 @@ class RemoteSlices:
         lease_id = request.lease_id_on(self.host)
         with self._lock:
             if self.gateway is not None:
-                self.gateway.revoke(lease_id)
+                self._revoke(self.gateway, lease_id)
             if lease_id in self._records or self._driver is not None:
                 self.driver.stop(lease_id)
             self._forget(lease_id)
@@ -149,7 +152,7 @@ class RemoteSlices:
                 self._admit(gateway, lease_id, request.lease,
                             remoting.BackendEndpoint.from_dict(record['endpoint']))
             else:
-                gateway.revoke(lease_id)
+                self._revoke(gateway, lease_id)
             record['lease'] = _lease_dict(request.lease)
             self._remember(lease_id, record)
 
@@ -157,16 +160,50 @@ class RemoteSlices:
         if lease is None or not lease.token_sha256:
             # NOTE: no credential issued yet: nothing can connect until the
             # owner asks the API for one (update() admits it then).
-            gateway.revoke(lease_id)
+            self._revoke(gateway, lease_id)
             return
         gateway.admit(lease_id, lease.token_sha256, endpoint,
                       max_connections=lease.max_connections,
                       expires_at=_epoch(lease.expires_at))
 
+    def _revoke(self, gateway, lease_id: str) -> None:
+        """Revoke the lease in the gateway, keeping its last counters for the next heartbeat."""
+        record = self._records.get(lease_id)
+        if record is not None and lease_id in gateway.leases():
+            try:
+                self._final[lease_id] = {**gateway.counters(lease_id).to_dict(),
+                                         'vgpu_uuid': record['vgpu_uuid'], 'connections': 0}
+            except remoting.LeaseNotFound:
+                pass
+        gateway.revoke(lease_id)
+
     # -- restart, health -----------------------------------------------------------------
     def lease_ids(self) -> dict[str, str]:
         with self._lock:
             return {lease_id: r['vgpu_uuid'] for lease_id, r in self._records.items()}
+
+    def counters(self) -> list[dict]:
+        """The gateway's counters of each lease served here (sent with the heartbeat).
+
+        A lease the gateway does not know (its credential not issued yet) counts nothing and is
+        left out; a lease revoked since the last heartbeat is sent once with its last counters.
+        """
+        with self._lock:
+            gateway, records = self.gateway, dict(self._records)
+            final, self._final = self._final, {}
+        if gateway is None:
+            return list(final.values())
+        admitted, found = set(gateway.leases()), []
+        for lease_id, record in sorted(records.items()):
+            if lease_id not in admitted:
+                continue
+            try:
+                counted = gateway.counters(lease_id)
+            except remoting.LeaseNotFound:  # revoked since
+                continue
+            found.append({**counted.to_dict(), 'vgpu_uuid': record['vgpu_uuid']})
+            final.pop(lease_id, None)  # admitted again since: the gateway's count is current
+        return found + [final[k] for k in sorted(final)]
 
     def restore(self) -> list[str]:
         """Start again the backends recorded before a restart; returns their lease ids."""

@@ -33,6 +33,7 @@ from pooling.gateway import lease as lease_doc
 from pooling.objects import host as host_obj
 from pooling.objects import lease as lease_obj
 from pooling.objects import prepare as prepare_obj
+from pooling.objects import remote_traffic as traffic_obj
 from pooling.objects import vgpu as vgpu_obj
 from pooling.objects import work as work_obj
 
@@ -138,6 +139,11 @@ class ConductorManager:
         except Exception:
             self._deaf()
             raise
+        if host.get('remote_leases') is not None:
+            try:
+                traffic_obj.record(self.ctx, host['name'], host['remote_leases'])
+            except Exception as err:  # counters never cost the heartbeat
+                LOG.warning('Could not store the gateway counters of %s: %s', host['name'], err)
         if host['name'] in self.fanout.down:
             self.fanout.down.discard(host['name'])
             work_obj.clear_host_degraded(self.ctx, host['name'])

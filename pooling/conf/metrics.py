@@ -15,6 +15,10 @@ OPTS = [
                help='vGPUs-by-project series are kept for this many projects (those with the '
                     'most vGPUs); the others are summed under project="other", so that the '
                     'number of series stays bounded.'),
+    cfg.IntOpt('max_remote_vgpus', default=100, min=1,
+               help='Remote traffic series (pooling_remote_*) are kept per vGPU for this many '
+                    'vGPUs (those that moved the most bytes); the others are summed under '
+                    'vgpu="other", so that the number of series stays bounded.'),
     cfg.HostAddressOpt('exporter_host', default='127.0.0.1',
                        help='Address pooling-exporter listens on.'),
     cfg.PortOpt('exporter_port', default=9469,

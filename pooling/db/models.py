@@ -6,6 +6,7 @@ Compute is stored in milli-cards (1000 = one whole card) so that the trace's
 
 import datetime
 
+from sqlalchemy import BigInteger
 from sqlalchemy import Boolean
 from sqlalchemy import DateTime
 from sqlalchemy import ForeignKey
@@ -159,3 +160,27 @@ class Quota(Base):
     vgpus: Mapped[int] = mapped_column(Integer, default=-1)
     memory_mb: Mapped[int] = mapped_column(Integer, default=-1)
     compute_milli: Mapped[int] = mapped_column(Integer, default=-1)
+
+
+class RemoteTraffic(Base):
+    """What a device host's gateway counted for one lease (migration 0005).
+
+    The agent reports its gateway's counters with each heartbeat. The gateway's counters start
+    from zero when the agent restarts; the ``*_total`` columns here only grow (a smaller report
+    than the last ``seen_*`` is a restart: its whole value is new traffic), so Prometheus
+    counters built on them only reset when the row goes.
+    """
+
+    __tablename__ = 'remote_traffic'
+    __table_args__ = (Index('remote_traffic_vgpu_idx', 'vgpu_uuid'),)
+    host: Mapped[str] = mapped_column(String(255), primary_key=True)
+    lease_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    vgpu_uuid: Mapped[str] = mapped_column(String(36))
+    bytes_in_total: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes_out_total: Mapped[int] = mapped_column(BigInteger, default=0)
+    connections_total: Mapped[int] = mapped_column(BigInteger, default=0)
+    connections: Mapped[int] = mapped_column(Integer, default=0)
+    seen_in: Mapped[int] = mapped_column(BigInteger, default=0)
+    seen_out: Mapped[int] = mapped_column(BigInteger, default=0)
+    seen_connections: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_use: Mapped[datetime.datetime | None] = mapped_column(DateTime, nullable=True)

@@ -97,3 +97,32 @@ def test_remoting_groups_reach_the_backend_plugin(tmp_path):
     lupine = remote.backend_options(conf, 'lupine')
     assert lupine['server_path'] == '/opt/l/bin/lupine_driver_server'
     assert lupine['expected_version'] == '1.2.3'
+
+
+def test_heartbeat_carries_the_gateway_counters_of_admitted_leases(tmp_path):
+    import ssl
+
+    from pooling.gateway import server as gateway_server
+    from pooling_drivers.remoting import base as remoting_base
+
+    conf = _conf(agent={'host': 'gpu-1', 'enabled_drivers': ['sim']})
+    side = remote.RemoteSlices(conf, on_failed=lambda *a: None)
+    assert side.counters() == []  # no gateway yet: nothing counted
+    side.gateway = gateway_server.Gateway(ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER), port=0)
+    backend = remoting_base.BackendEndpoint('tcp', '127.0.0.1', 9)
+    side.gateway.admit('lease-a', 'a' * 64, backend)
+    side._records = {'lease-a': {'vgpu_uuid': 'v-a'}, 'lease-b': {'vgpu_uuid': 'v-b'}}
+    side.gateway._leases['lease-a'].bytes_in = 7  # what the splice counts
+    got = side.counters()
+    # lease-b has no credential in the gateway (not issued or revoked): not reported.
+    assert [(c['lease_id'], c['vgpu_uuid'], c['bytes_in'], c['bytes_out']) for c in got] == [
+        ('lease-a', 'v-a', 7, 0)]
+    assert set(got[0]) >= {'connections', 'connections_total', 'last_use'}
+    # Revoked between two heartbeats: its last counters go once with the next one.
+    side.gateway._leases['lease-a'].bytes_out = 5
+    side._revoke(side.gateway, 'lease-a')
+    assert 'lease-a' not in side.gateway.leases()
+    last = side.counters()
+    assert [(c['lease_id'], c['bytes_in'], c['bytes_out'], c['connections']) for c in last] == [
+        ('lease-a', 7, 5, 0)]
+    assert side.counters() == []

@@ -102,6 +102,7 @@ def _exported_names() -> set:
     fams += metrics.PoolCollector._devices([dev], [(250, 1, 1)])
     fams += metrics.PoolCollector._hosts([host])
     fams += metrics.PoolCollector(None)._vgpus({('ACTIVE', 'none', 'x'): 1})
+    fams += metrics.remote_families([_traffic('v1', 10)], 10)
     names = {s.name for f in fams for s in f.samples}
     names |= {s.name for f in parser.text_string_to_metric_families(
         metrics.render_process().decode()) for s in f.samples}
@@ -124,3 +125,40 @@ def test_grafana_dashboard_is_current_and_uses_exported_metrics():
         for target in panel['targets']:
             used |= set(re.findall(r'pooling_[a-z_]+', target['expr']))
     assert used and used <= exported, used - exported
+
+
+def _traffic(uuid, n, project='p'):
+    import datetime
+
+    from pooling.objects import remote_traffic
+
+    return remote_traffic.VGPUTraffic(uuid, project, n, 2 * n, 1, 3, datetime.datetime(2026, 1, 1))
+
+
+def _samples(fams):
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value for f in fams for s in f.samples}
+
+
+def test_remote_traffic_per_vgpu_is_bounded_and_sums_the_rest():
+    traffic = [_traffic('v%d' % i, 100 * i) for i in range(1, 6)]
+    got = _samples(metrics.remote_families(traffic, 2))
+    vgpus = {dict(k[1])['vgpu'] for k in got if k[0] == 'pooling_remote_bytes_total'}
+    assert vgpus == {'v5', 'v4', 'other'}  # the two that moved most, the rest summed
+    other = (('direction', 'out'), ('project', 'other'), ('vgpu', 'other'))
+    assert got[('pooling_remote_bytes_total', other)] == 2 * (100 + 200 + 300)
+    assert got[('pooling_remote_bytes_total', (('direction', 'in'), ('project', 'p'),
+                                               ('vgpu', 'v5')))] == 500
+    assert got[('pooling_remote_connections_total', (('project', 'p'), ('vgpu', 'v4')))] == 3
+    assert got[('pooling_remote_last_use_timestamp_seconds',
+                (('project', 'p'), ('vgpu', 'v4')))] == 1767225600.0
+    # Within the bound nothing is summed.
+    assert not any(dict(k[1]).get('vgpu') == 'other'
+                   for k in _samples(metrics.remote_families(traffic, 5)))
+
+
+def test_remote_totals_only_grow_across_a_gateway_restart():
+    from pooling.objects import remote_traffic
+
+    assert remote_traffic._grown(100, 40, 70) == 130  # 30 more since the last report
+    assert remote_traffic._grown(130, 70, 5) == 135  # the gateway restarted: 5 new
+    assert remote_traffic._grown(135, 5, 5) == 135
