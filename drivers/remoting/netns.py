@@ -154,16 +154,7 @@ class Relay:
                 self._pairs.discard(pair)
 
     def close(self) -> None:
-        self._stop.set()
-        try:
-            self._listener.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self._listener.close()
-        with self._lock:
-            ends = [end for pair in self._pairs for end in pair]
-        for end in ends:
-            end.abort()
+        splice.close_relay(self._listener, self._stop, self._lock, self._pairs)
         try:
             os.unlink(self.path)
         except FileNotFoundError:

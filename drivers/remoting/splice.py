@@ -166,6 +166,25 @@ def splice(a: End, b: End, stop: threading.Event | None = None,
         b.close()
 
 
+def close_relay(listener: socket.socket, stop: threading.Event, lock: threading.Lock,
+                pairs) -> None:
+    """Stop a relay: no more accepts, and abort every pair it splices (both ends, at once).
+
+    Shared by the gateway's local proxy and the LUPINE namespace relay, which both keep
+    ``pairs`` (an iterable of ``(End, End)``) under ``lock``.
+    """
+    stop.set()
+    try:
+        listener.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    listener.close()
+    with lock:
+        ends = [end for pair in pairs for end in pair]
+    for end in ends:
+        end.abort()
+
+
 def _drain(end: End, timeout: float = 5.0) -> None:
     """Send what is queued on ``end`` before closing, for at most ``timeout`` seconds."""
     deadline = time.monotonic() + timeout

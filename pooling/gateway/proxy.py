@@ -142,16 +142,7 @@ class LocalProxy:
         return self.address
 
     def stop(self) -> None:
-        self._stop.set()
-        try:
-            self._listener.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self._listener.close()
-        with self._lock:
-            ends = [e for pair in self._conns for e in pair]
-        for end in ends:
-            end.abort()
+        splice.close_relay(self._listener, self._stop, self._lock, self._conns)
 
     def _accept(self) -> None:
         while not self._stop.is_set():
