@@ -277,3 +277,10 @@ class WhatIfViewTests(helpers.BaseAdminViewTests):
         self.assertContains(res, '3 / 1')
         self.assertContains(res, "the pool&#x27;s hosts x2")
         what_if.assert_called_once_with(mock.ANY, scale='2', cards='')
+
+
+def test_the_plugin_runs_on_horizon_27():
+    """The issue targets Horizon 27; the 2026.2 constraints pin 26, so ci-deps.sh leaves that
+    one pin out. This fails if an install falls back to the constraints' Horizon."""
+    from importlib import metadata
+    assert metadata.version('horizon').split('.')[0] == '27'
