@@ -82,5 +82,7 @@ def ensure_pool_id(session, name: str) -> int:
                                         description=''))
         except db_exc.DBDuplicateEntry:
             pass
-        pool_id = session.scalar(query)
+        # NOTE: a locking read: under MariaDB's REPEATABLE READ a plain SELECT would still see
+        # this transaction's first snapshot, without the winner's row (pool_id NULL).
+        pool_id = session.scalar(query.with_for_update(read=True))
     return pool_id

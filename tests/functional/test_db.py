@@ -148,3 +148,28 @@ def test_demand_is_read_from_the_recent_vgpus(db, monkeypatch):
     monkeypatch.setattr(vgpu_obj, 'RECENT_VGPUS', 2)  # only the 200 and the 300
     assert vgpu_obj.shapes_requested(ctx, limit=5, with_counts=True) == [
         (200, 10, 1, 1), (300, 10, 1, 1)]
+
+
+def test_a_pool_another_agent_just_made_is_found(db):
+    """Two agents name a new pool at once: the loser of the insert reads the winner's row.
+
+    On MariaDB (REPEATABLE READ) a plain SELECT after the failed insert still reads the
+    transaction's first snapshot, in which the pool did not exist: the agent's report then
+    failed with "pool_id cannot be null". The snapshot is taken here by a read before the other
+    agent commits, as the loser's first SELECT takes it.
+    """
+    import sqlalchemy as sa
+    from sqlalchemy import orm
+
+    from pooling.db import models
+    from pooling.objects import pool as pool_obj
+
+    if db.backend == 'sqlite':
+        pytest.skip('SQLite has one writer at a time: two agents cannot race on it')
+    engine = db_api.get_engine()
+    with orm.Session(engine) as loser:
+        assert loser.scalar(sa.select(models.Pool.id).where(models.Pool.name == 'site-b')) is None
+        with orm.Session(engine) as winner:
+            won = pool_obj.ensure_pool_id(winner, 'site-b')
+            winner.commit()
+        assert pool_obj.ensure_pool_id(loser, 'site-b') == won
