@@ -23,6 +23,8 @@ from horizon.test import helpers as horizon_helpers
 from openstack_dashboard.test import helpers
 import pytest
 
+from tests.dashboard import pages
+
 CHROMIUM = shutil.which('chromium') or shutil.which('chromium-browser')
 CHROMEDRIVER = shutil.which('chromedriver')
 
@@ -123,36 +125,18 @@ class _Live(helpers.SeleniumAdminTestCase):
 
 class VgpuPanelBrowserTests(_Live):
     def _fill_shape(self, name, compute, memory):
-        self.open('/project/vgpus/')
-        self.wait(lambda: self.css('#vgpus__action_create'), 'the create button')[0].click()
-        form = self.wait(lambda: [f for f in self.css('#create_vgpu_form') if f.is_displayed()],
-                         'the create form')[0]
-        # NOTE: Horizon's themable select hides the native one behind a Bootstrap dropdown;
-        # click the dropdown's item as a person would.
-        form.find_element('css selector', '.themable-select button.dropdown-toggle').click()
-        self.wait(lambda: [a for a in form.find_elements(
-            'css selector', '.themable-select a[data-select-value="shape"]')
-            if a.is_displayed()], 'the shape choice')[0].click()
-        form.find_element('name', 'name').send_keys(name)
-        for field, value in (('compute_percent', compute), ('memory_mb', memory)):
-            box = form.find_element('name', field)
-            box.clear()
-            box.send_keys(str(value))
-        self.wait(lambda: form.find_element('id', 'vgpu_quota').is_displayed(), 'the quota')
-        return form
+        return pages.fill_shape(self.selenium, self.wait,
+                                self.live_server_url + '/project/vgpus/', name, compute, memory)
 
     def _row(self, name):
-        for row in self.css('#vgpus tbody tr'):
-            if row.get_attribute('data-display') == name:
-                return row
-        return None
+        return pages.row(self.selenium, name)
 
     def test_create_see_active_delete(self):
         form = self._fill_shape('browser-1', 25, 20480)
         self.assert_styled()
         self.shot('dashboard-vgpu-create')
-        form.find_element('css selector', 'button[type=submit], input[type=submit]').click()
-        row = self.wait(lambda: self._row('browser-1'), 'the new row')
+        pages.submit(form)
+        self.wait(lambda: self._row('browser-1'), 'the new row')
         # The row refreshes itself (no reload) until the vGPU is ACTIVE.
         self.wait(lambda: 'Active' in self._row('browser-1').text, 'the vGPU to be Active')
         self.assertIn('25% · 20480 MiB', self._row('browser-1').text)
@@ -165,14 +149,7 @@ class VgpuPanelBrowserTests(_Live):
         self.shot('dashboard-vgpu-detail')
 
         self.open('/project/vgpus/')
-        row = self.wait(lambda: self._row('browser-1'), 'the row again')
-        row.find_element('css selector', 'button[value$="__delete__%s"]'
-                         % row.get_attribute('data-object-id')).click()
-        confirm = self.wait(lambda: [b for b in self.css('.modal-footer .btn-danger')
-                                     if b.is_displayed()], 'the confirmation')[0]
-        confirm.click()
-        self.wait(lambda: self._row('browser-1') is None
-                  or 'Deleted' in self._row('browser-1').text, 'the vGPU to be deleted')
+        pages.delete(self.selenium, self.wait, 'browser-1')
 
     def test_detail_page_follows_the_state_without_reloading(self):
         from pooling import service as pooling_service
@@ -199,11 +176,10 @@ class VgpuPanelBrowserTests(_Live):
 
     def test_a_shape_no_card_holds_fails_cleanly(self):
         form = self._fill_shape('too-big', 10, 900000)
-        form.find_element('css selector', 'button[type=submit], input[type=submit]').click()
-        alert = self.wait(lambda: [a for a in self.css('.alert-danger') if a.is_displayed()],
-                          'the error message')[0]
-        self.assertIn('Unable to create the vGPU', alert.text)
-        self.assertIn('900000', alert.text)  # the API's own sentence says what did not fit
+        pages.submit(form)
+        alert = pages.error_alert(self.selenium, self.wait)
+        self.assertIn('Unable to create the vGPU', alert)
+        self.assertIn('900000', alert)  # the API's own sentence says what did not fit
         self.assertIsNone(self._row('too-big'))
 
 

@@ -4,8 +4,10 @@ Horizon (its own process, Django's runserver with ``tests/openstack/horizon_sett
 authenticates against the stack's Keystone; headless Chromium signs in on Horizon's login form
 as the ``demo`` user and opens Project -> Compute -> vGPUs, which the plugin fills from the
 catalog's ``accelerator-pool`` endpoint with the user's token. A vGPU the demo project made
-through the API shows there, one of another project does not. The browser tests with Horizon's
-test login are in tests/dashboard/test_browser.py.
+through the API shows there, one of another project does not; a vGPU created through the form
+becomes ACTIVE and is deleted; a shape no card holds fails with the API's sentence; a wrong
+password is refused. The browser tests with Horizon's test login are in
+tests/dashboard/test_browser.py.
 
 Needs the stack (``tests/openstack/run.sh``), Horizon and selenium in the Python that runs the
 tests or in the repository's .venv, and Debian's chromium and chromium-driver.
@@ -23,6 +25,7 @@ import urllib.request
 
 import pytest
 
+from tests.dashboard import pages
 from tests.openstack import cloud
 
 ROOT = cloud.ROOT
@@ -34,10 +37,6 @@ SHOTS = os.environ.get('POOLING_SCREENSHOT_DIR') or tempfile.mkdtemp(prefix='poo
 V = {'OpenStack-API-Version': 'accelerator-pool 1.3'}
 
 pytestmark = [
-    # NOTE: opt-in until its final form (the wrong-password step) has been seen passing against
-    # the stack: POOLING_E2E_DASHBOARD=1 bash tests/openstack/run.sh -k dashboard_login.
-    pytest.mark.skipif(os.environ.get('POOLING_E2E_DASHBOARD') != '1',
-                       reason='opt-in: set POOLING_E2E_DASHBOARD=1 (not yet seen passing whole)'),
     pytest.mark.openstack,
     pytest.mark.skipif(not cloud.stack_is_up(), reason='e2e stack not running (tox -e openstack)'),
     pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
@@ -121,6 +120,7 @@ def test_demo_logs_in_with_keystone_and_sees_the_vgpus_panel(horizon, browser):
     admin = cloud.Cloud('admin', 'admin')
     pool = demo.api('accelerator-pool')
     name = 'kslogin-%d' % os.getpid()
+    form_name = 'ksform-%d' % os.getpid()
     made = pool.post('/v1/vgpus', json={'name': name, 'compute_percent': 10,
                                         'memory_mb': 1024}, headers=V)
     assert made.status_code == 201, made.text
@@ -144,6 +144,30 @@ def test_demo_logs_in_with_keystone_and_sees_the_vgpus_panel(horizon, browser):
         assert not css('css selector', '.alert-danger'), browser.page_source[:2000]
         os.makedirs(SHOTS, exist_ok=True)
         browser.save_screenshot(os.path.join(SHOTS, 'vgpus-keystone-login.png'))
+
+        # Through the form, with the Keystone user's token: created, ACTIVE, deleted.
+        def wait(condition, what):
+            return _wait(browser, condition, what)
+        panel = horizon + '/project/vgpus/'
+        pages.submit(pages.fill_shape(browser, wait, panel, form_name, 10, 1024))
+        wait(lambda: pages.row(browser, form_name), 'the new row')
+        wait(lambda: 'Active' in pages.row(browser, form_name).text, 'the form vGPU Active')
+        assert 'e2e-host' in pages.row(browser, form_name).text
+        made_by_form = [v for v in pool.get('/v1/vgpus', headers=V).json()['vgpus']
+                        if v['name'] == form_name]
+        assert [v['state'] for v in made_by_form] == ['ACTIVE']
+        pages.delete(browser, wait, form_name)
+
+        def gone():
+            resp = pool.get('/v1/vgpus/%s' % made_by_form[0]['uuid'], headers=V)
+            return resp.status_code == 404 or resp.json()['state'] == 'DELETED'
+        wait(gone, 'the form vGPU DELETED in the API')
+        # A shape no card holds fails with the API's own sentence and leaves no row.
+        pages.submit(pages.fill_shape(browser, wait, panel, 'ks-too-big', 10, 900000))
+        alert = pages.error_alert(browser, wait)
+        assert 'Unable to create the vGPU' in alert and '900000' in alert, alert
+        assert pages.row(browser, 'ks-too-big') is None
+
         # A wrong password is refused by Keystone, as Horizon shows it.
         # NOTE: a fresh browser session (Horizon's logout is a POST from the user menu; the
         # session lives in a signed cookie, so dropping the cookies signs out).
@@ -156,5 +180,8 @@ def test_demo_logs_in_with_keystone_and_sees_the_vgpus_panel(horizon, browser):
         _wait(browser, lambda: 'Invalid credentials' in browser.page_source,
               'the refused login')
     finally:
+        for left in pool.get('/v1/vgpus', headers=V).json()['vgpus']:
+            if left['name'] == form_name and left['state'] != 'DELETED':
+                pool.delete('/v1/vgpus/%s' % left['uuid'], headers=V)
         pool.delete('/v1/vgpus/%s' % made.json()['uuid'], headers=V)
         admin.api('accelerator-pool').delete('/v1/vgpus/%s' % other.json()['uuid'], headers=V)
