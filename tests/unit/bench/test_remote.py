@@ -15,3 +15,8 @@ def test_tiny_run_writes_ratio_and_added_latency(tmp_path):
     assert isinstance(result['added_p50_us'], float)
     assert result['cpu_s_per_gib']['gateway'] > 0
     assert png.exists() and png.stat().st_size > 1000
+    bound = result['cpu_bound']
+    # The TLS-only bound adds only the crypto to the direct path: never above direct, and (with
+    # every copy and relay of the real gateway on top) never below what the gateway measured.
+    assert 0 < bound['tls_only_ratio_core_per_stage'] <= 1
+    assert bound['tls_only']['core_per_stage_MBps'] >= bound['gateway']['core_per_stage_MBps']
