@@ -24,6 +24,7 @@ import numpy as np
 
 from pooling.scheduler.framework import Candidates
 from pooling.scheduler.framework import Policy
+from pooling.scheduler.policies import fgd_tables
 
 #: interned host signatures kept before the interning starts over (bounds a service's memory).
 _MAX_SIGS = 1 << 18
@@ -161,13 +162,13 @@ class FgdPolicy(Policy):
         ]
         self._groups = list(groups)
         self._total = sum(t[4] for t in tasks) or 1.0
-        self._exact = _exact_plan(tasks, self._groups)
-        self._waste = _waste_table({t[1] for t in tasks if t[2] == 1} | {1000})
+        self._exact = fgd_tables.exact_plan(tasks, self._groups)
+        self._waste = fgd_tables.waste_table({t[1] for t in tasks if t[2] == 1} | {1000})
         gpu_tasks = [t for t in tasks if t[2]]
         demand = sum(t[4] * t[2] * t[1] for t in gpu_tasks)
         self._cpu_per_milli = (sum(t[4] * t[0] for t in gpu_tasks) / demand) if demand else 0.0
         self._cpu_cuts = sorted({t[0] for t in tasks})
-        self._reserve = _reserve(model, gpu_tasks) if self.reserve_weight else {}
+        self._reserve = fgd_tables.reserve(model, gpu_tasks) if self.reserve_weight else {}
         self._memo = {}
         self._shapes = {}
         # NOTE: host states (``_states``) and their interned signatures do not depend on the
@@ -202,7 +203,7 @@ class FgdPolicy(Policy):
 
         Sums of integers below 2**53 are exact in floats in any order, so tasks are taken by
         group (same share, models and card count), each group's weight split at ``cpu_free``
-        with a prefix sum, instead of one by one (see ``_exact_plan``).
+        with a prefix sum, instead of one by one (see ``fgd_tables.exact_plan``).
         """
         idle_w, plans = self._exact
         total = idle_w * idle
@@ -281,7 +282,7 @@ class FgdPolicy(Policy):
         for i in model.host_devices[h]:
             if d.healthy[i]:
                 raw = (int(d.cfree[i]), int(d.mfree[i]), int(d.ctot[i]), int(d.mtot[i]))
-                cards.append((i, int(d.model[i]), _share_of(raw, 0, 0), raw))
+                cards.append((i, int(d.model[i]), fgd_tables.share_of(raw, 0, 0), raw))
         cpu_free = int(model.h.cpu_free[h])
         items = tuple(sorted((m, s) for _, m, s, _ in cards))
         links = model.dev_links
@@ -386,7 +387,7 @@ class FgdPolicy(Policy):
             _, m, s, raw = cards[p]
             score = seen.get((m, raw))
             if score is None:
-                new = _share_of(raw, req.compute_milli, req.memory_mb)
+                new = fgd_tables.share_of(raw, req.compute_milli, req.memory_mb)
                 after = list(items)
                 after[after.index((m, s))] = (m, new)
                 after.sort()
@@ -447,89 +448,3 @@ class FgdPolicy(Policy):
     def pick_host(self, cand: Candidates, scores: np.ndarray) -> int:
         """The host with the best integer score; ties go to host order."""
         return int(cand.hosts[int(np.argmax(scores))])
-
-
-def _exact_plan(tasks, groups):
-    """(weight of always-idle tasks, [(group, card count, sorted CPU cuts, prefix weights)])
-    when every task weight is an integer and F's task sum stays below 2**53 (then it is exact
-    in any order), else None (weights from a target workload are fractions: keep task order).
-    """
-    if not all(float(w).is_integer() for *_, w in tasks):
-        return None
-    if sum(w for *_, w in tasks) * 1000 * 64 >= 2**53:
-        return None
-    gid = {key: g for g, key in enumerate(groups)}
-    idle_w = 0
-    by: dict[tuple[int, int], list[tuple[int, int]]] = {}
-    for cpu, milli, count, ids, w in tasks:
-        if count == 0:
-            idle_w += int(w)
-        else:
-            by.setdefault((gid[(milli, ids)], count), []).append((cpu, int(w)))
-    plans = []
-    for (g, count), cw in by.items():
-        cw.sort()
-        prefix = [0]
-        for _, w in cw:
-            prefix.append(prefix[-1] + w)
-        plans.append((g, count, [c for c, _ in cw], prefix))
-    return idle_w, plans
-
-
-def _reserve(model, gpu_tasks) -> dict[int, float]:
-    """{model id: share of its cards the workload's constrained shapes would take}, capped at 1.
-
-    A shape allowed only on models S takes its share of the workload's card demand from the
-    cards of S in proportion to their number; a model's reserve is what those shapes take from
-    it over what it would hold if demand spread evenly over the pool (1 = the constrained shapes
-    alone would fill every card of it). Unconstrained workloads have no reserve.
-    """
-    d = model.d
-    n = model.n_devices
-    alive = d.valid[:n] & d.healthy[:n]
-    caps: dict[int, float] = {}
-    for mid, c in zip(d.model[:n][alive].tolist(), d.ctot[:n][alive].tolist()):
-        caps[mid] = caps.get(mid, 0.0) + c
-    pool = sum(caps.values())
-    demand = sum(w * count * milli for _, milli, count, _, w in gpu_tasks)
-    if not pool or not demand:
-        return {}
-    out: dict[int, float] = {}
-    for _, milli, count, ids, w in gpu_tasks:
-        if ids is None:
-            continue
-        allowed = sum(caps.get(m, 0.0) for m in ids)
-        if not allowed:
-            continue
-        share = w * count * milli / demand * pool / allowed
-        for m in ids:
-            if m in caps:
-                out[m] = out.get(m, 0.0) + share
-    return {m: min(v, 1.0) for m, v in out.items() if v > 0}
-
-
-def _waste_table(sizes) -> list[int]:
-    """For every leftover 0..1000 milli: what no multiset of ``sizes`` can fill."""
-    sizes = sorted(s for s in sizes if 0 < s <= 1000)
-    best = [0] * 1001
-    for f in range(1, 1001):
-        b = best[f - 1]
-        for s in sizes:
-            if s > f:
-                break
-            b = max(b, best[f - s] + s)
-        best[f] = b
-    return [f - best[f] for f in range(1001)]
-
-
-def _share_of(raw: tuple, compute: int, memory: int) -> int:
-    """Free share of a card in milli-cards after taking ``compute``/``memory``: the tighter of
-    compute and memory, so that a card short of either counts as short.
-
-    :param raw: (free compute, free memory, total compute, total memory) of the card.
-    """
-    cfree, mfree, ctot, mtot = raw
-    share = (cfree - compute) * 1000 // ctot if ctot else 0
-    if mtot:
-        share = min(share, (mfree - memory) * 1000 // mtot)
-    return max(share, 0)

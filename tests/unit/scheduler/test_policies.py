@@ -149,7 +149,7 @@ def test_default_keeps_scarce_models_for_the_requests_that_need_them():
 
 
 def test_reserve_is_the_share_constrained_shapes_take_of_a_model():
-    from pooling.scheduler.policies.fgd import _reserve
+    from pooling.scheduler.policies.fgd_tables import reserve as _reserve
 
     m = _scarce_pool()
     t4, g2 = m.models.ids["T4"], m.models.ids["G2"]
