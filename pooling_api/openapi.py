@@ -12,6 +12,7 @@ import yaml
 from pooling_api import microversion
 from pooling_api.controllers import root
 from pooling_api.schemas import capacity
+from pooling_api.schemas import common
 from pooling_api.schemas import devices
 from pooling_api.schemas import hosts
 from pooling_api.schemas import leases
@@ -41,6 +42,8 @@ VERSION = {'type': 'object', 'required': ['id', 'status', 'min_version', 'max_ve
 IDENT = {'type': 'string', 'minLength': 1, 'maxLength': 255}
 # A response that is not JSON: the Prometheus text exposition of /metrics.
 PROMETHEUS_TEXT = {'type': 'string', 'contentMediaType': 'text/plain; version=0.0.4'}
+# The microversion that added an operation or a schema property (absent: 1.0).
+SINCE = common.SINCE
 # Path parameters the service validates more strictly than IDENT.
 PATH_PARAMS = {'project_id': quotas.PROJECT_ID}
 
@@ -100,6 +103,9 @@ def _operation(path, method, query, body, status, response):
     for name, prop in ((query or {}).get('properties') or {}).items():
         op['parameters'].append({'name': name, 'in': 'query', 'required': name in required,
                                  'schema': _strip(prop)})
+    if (path, method) in root.MIN_VERSIONS:
+        # Below it the route answers 404; the API reference shows "New in version".
+        op[SINCE] = root.MIN_VERSIONS[(path, method)]
     if path not in root.PUBLIC:
         op['parameters'].append({'name': microversion.HEADER, 'in': 'header',
                                  'required': False, 'schema': {'type': 'string'}})
