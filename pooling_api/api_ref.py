@@ -187,6 +187,8 @@ class Renderer:
             return sample
         if 'enum' in schema:
             return schema['enum'][0]
+        if not schema:
+            return name.rsplit('.', 1)[-1]  # anything goes: a placeholder
         kind = ([t for t in _types(schema) if t != 'null'] or ['object'])[0]
         if kind == 'object':
             return self._object_example(schema, name, resource, minimal)
@@ -227,7 +229,7 @@ class Renderer:
             keys = required + [k for k in keys if k not in required][:wanted]
         out = {}
         for key in keys + [k for k in required if k not in keys]:
-            out[key] = self.example(props.get(key, {'type': 'string'}),
+            out[key] = self.example(props.get(key, {}),
                                     (name + '.' if name else '') + key, resource, minimal)
         return out
 
