@@ -132,7 +132,9 @@ def test_sphinx_build_succeeds(tmp_path):
     result = subprocess.run(
         [sys.executable, '-m', 'sphinx', '-W', '-q', '-b', 'html', '-d',
          str(tmp_path / 'doctrees'), str(source), str(html)],
-        capture_output=True, text=True, timeout=300, cwd=ROOT)
+        capture_output=True, text=True, timeout=300, cwd=ROOT,
+        # conf.py finds the checkout two folders up; the copy is elsewhere.
+        env=dict(os.environ, PYTHONPATH=ROOT))
     assert result.returncode == 0, result.stdout + result.stderr
     page = (html / 'index.html').read_text()
     for path, methods in root.ROUTES.items():
