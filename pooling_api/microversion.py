@@ -1,8 +1,10 @@
 """API microversions: the one list of versions and how a request picks one.
 
 Header: ``OpenStack-API-Version: accelerator-pool 1.N``. Add a version by
-appending to VERSIONS with a comment, adding an entry to
-rest_api_version_history.rst and a reno note.
+appending to VERSIONS with a comment, marking what it adds (a route in
+controllers/root.py MIN_VERSIONS, a field with schemas.common.since, which the
+serializers, request validation, the OpenAPI document and the API reference
+all follow), adding an entry to rest_api_version_history.rst and a reno note.
 """
 
 import microversion_parse

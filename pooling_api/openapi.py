@@ -12,6 +12,7 @@ import yaml
 from pooling_api import microversion
 from pooling_api.controllers import root
 from pooling_api.schemas import capacity
+from pooling_api.schemas import common
 from pooling_api.schemas import devices
 from pooling_api.schemas import hosts
 from pooling_api.schemas import leases
@@ -41,6 +42,8 @@ VERSION = {'type': 'object', 'required': ['id', 'status', 'min_version', 'max_ve
 IDENT = {'type': 'string', 'minLength': 1, 'maxLength': 255}
 # A response that is not JSON: the Prometheus text exposition of /metrics.
 PROMETHEUS_TEXT = {'type': 'string', 'contentMediaType': 'text/plain; version=0.0.4'}
+# The microversion that added an operation or a schema property (absent: 1.0).
+SINCE = common.SINCE
 # Path parameters the service validates more strictly than IDENT.
 PATH_PARAMS = {'project_id': quotas.PROJECT_ID}
 
@@ -84,13 +87,33 @@ OPERATIONS = {
 
 
 
+# Titles where the handler's name does not make one.
+SUMMARIES = {
+    'root': 'List API versions', 'v1': 'Show API version 1',
+    'show_what_if': 'Plan what if', 'list_slots': "List a compute host's slots",
+    'vendordata': "Nova vendordata: an instance's vGPUs",
+    'show_metrics': 'Prometheus metrics',
+}
+
+
+def _summary(handler) -> str:
+    name = handler.__name__
+    return SUMMARIES.get(name) or name.replace('_', ' ').capitalize().replace('vgpu', 'vGPU')
+
+
+def _description(handler) -> str:
+    """The handler's docstring, one paragraph: what it answers and its special cases."""
+    return ' '.join((handler.__doc__ or '').split())
+
+
 def _strip(schema):
     """OpenAPI 3.1 is JSON Schema 2020-12, minus nothing we use; copy defensively."""
     return yaml.safe_load(yaml.safe_dump(schema))
 
 
-def _operation(path, method, query, body, status, response):
-    op = {'operationId': '%s_%s' % (method.lower(), path.strip('/').replace('/', '_')
+def _operation(path, method, handler, query, body, status, response):
+    op = {'summary': _summary(handler), 'description': _description(handler),
+          'operationId': '%s_%s' % (method.lower(), path.strip('/').replace('/', '_')
                                     .replace('{', '').replace('}', '') or 'root'),
           'parameters': [], 'responses': {}}
     for name in [p.strip('{}') for p in path.split('/') if p.startswith('{')]:
@@ -100,6 +123,9 @@ def _operation(path, method, query, body, status, response):
     for name, prop in ((query or {}).get('properties') or {}).items():
         op['parameters'].append({'name': name, 'in': 'query', 'required': name in required,
                                  'schema': _strip(prop)})
+    if (path, method) in root.MIN_VERSIONS:
+        # Below it the route answers 404; the API reference shows "New in version".
+        op[SINCE] = root.MIN_VERSIONS[(path, method)]
     if path not in root.PUBLIC:
         op['parameters'].append({'name': microversion.HEADER, 'in': 'header',
                                  'required': False, 'schema': {'type': 'string'}})
@@ -125,12 +151,13 @@ def _operation(path, method, query, body, status, response):
 def document() -> dict:
     paths = {}
     for path, methods in root.ROUTES.items():
-        for method in methods:
+        for method, handler in methods.items():
             query, body, status, response = OPERATIONS[(path, method)]
             paths.setdefault(path, {})[method.lower()] = _operation(
-                path, method, query, body, status, response)
+                path, method, handler, query, body, status, response)
     return {'openapi': '3.1.0',
             'info': {'title': 'pooling API', 'version': microversion.max_version_string(),
+                     'x-min-version': microversion.VERSIONS[0],
                      'description': 'OpenStack-native accelerator pooling.'},
             'servers': [{'url': 'http://127.0.0.1:6388'}],
             'paths': paths}

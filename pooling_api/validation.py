@@ -3,6 +3,8 @@
 import jsonschema
 
 from pooling_api import method
+from pooling_api import microversion
+from pooling_api.schemas import common
 
 # NOTE: building a validator costs more than validating; schemas are module
 # constants, so each is built once per process, keyed by the schema object.
@@ -93,6 +95,13 @@ def body(req, schema: dict) -> dict:
         _validate(data, schema)
     except jsonschema.ValidationError as err:
         raise method.HTTPError(400, 'pooling.invalid', _message(err, 'request body')) from None
+    if isinstance(data, dict):
+        for field, version in common.fields_since(schema).items():
+            if field in data and not microversion.at_least(req, version):
+                raise method.HTTPError(
+                    400, 'pooling.invalid',
+                    '%s needs microversion %s or later (header "%s: %s %s").'
+                    % (field, version, microversion.HEADER, microversion.SERVICE_TYPE, version))
     return data
 
 

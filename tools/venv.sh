@@ -11,7 +11,7 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$VENV/bin/pip" install -q --upgrade pip
 fi
 STAMP="$VENV/.pooling-installed"
-REQS="$ROOT/requirements.txt $ROOT/test-requirements.txt $ROOT/pyproject.toml"
+REQS="$ROOT/requirements.txt $ROOT/test-requirements.txt $ROOT/doc/requirements.txt $ROOT/pyproject.toml"
 if [ ! -f "$STAMP" ] || [ -n "$(find $REQS -newer "$STAMP" 2>/dev/null)" ]; then
     # NOTE: this machine kind's pip config names local mirrors that may be
     # absent; pip warns about each, which only hides real errors.

@@ -1,8 +1,8 @@
-"""Handler for /v1/capacity (microversion 1.1): what a tenant needs to choose a shape."""
+"""Handler for /v1/capacity: what a tenant needs to choose a shape (microversion 1.1,
+gated by the route table)."""
 
 from pooling.objects import capacity as capacity_obj
 from pooling_api import method
-from pooling_api import microversion
 from pooling_api import policy
 from pooling_api import validation
 from pooling_api.policies import capacity as policies
@@ -11,10 +11,6 @@ from pooling_api.schemas import capacity as schemas
 
 def show_capacity(req):
     """GET /v1/capacity?pool= → 200 {"capacity": {"models": [...], "profiles": [...]}}."""
-    if not microversion.at_least(req, '1.1'):
-        raise method.HTTPError(404, 'pooling.not_found',
-                               'The resource %s could not be found (it needs microversion '
-                               '1.1).' % req.path_info)
     policy.authorize(req, policies.SHOW)
     query = validation.query(req, schemas.QUERY)
     conf = req.environ['pooling.services'].conf

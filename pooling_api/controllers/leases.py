@@ -1,4 +1,5 @@
-"""Handlers for /v1/vgpus/{uuid}/lease (microversion 1.3): a remote vGPU's credential.
+"""Handlers for /v1/vgpus/{uuid}/lease: a remote vGPU's credential (microversion 1.3,
+gated by the route table).
 
 POST issues a fresh 256-bit credential (shown once, in the lease document
 ``pooling run`` reads; the previous one stops working), PUT renews the live
@@ -17,19 +18,10 @@ from pooling.gateway import lease as lease_doc
 from pooling.objects import lease as lease_obj
 from pooling.objects import vgpu as vgpu_obj
 from pooling_api import method
-from pooling_api import microversion
 from pooling_api import policy
 from pooling_api.policies import leases as policies
 
 LOG = logging.getLogger(__name__)
-
-
-def _gate(req, rule):
-    if not microversion.at_least(req, '1.3'):
-        raise method.HTTPError(404, 'pooling.not_found',
-                               'The resource %s could not be found (microversion 1.3 or '
-                               'newer has it).' % req.path_info)
-    policy.authorize(req, rule)
 
 
 def _project(req):
@@ -79,7 +71,7 @@ def push(req, uuid):
 
 def show_lease(req, ident):
     """GET /v1/vgpus/{uuid}/lease → 200 lease document without credential."""
-    _gate(req, policies.SHOW)
+    policy.authorize(req, policies.SHOW)
     vgpu = vgpu_obj.get_vgpu(method.context(req), ident, project_id=_project(req))
     remote = _remote(vgpu)
     return method.respond(req, 200, document(vgpu, remote, (vgpu['lease'] or {}).get(
@@ -88,7 +80,7 @@ def show_lease(req, ident):
 
 def issue_lease(req, ident):
     """POST /v1/vgpus/{uuid}/lease → 201 lease document with a new credential."""
-    _gate(req, policies.ISSUE)
+    policy.authorize(req, policies.ISSUE)
     ctx = method.context(req)
     vgpu = vgpu_obj.get_vgpu(ctx, ident, project_id=_project(req))
     remote = _remote(vgpu)
@@ -101,7 +93,7 @@ def issue_lease(req, ident):
 
 def renew_lease(req, ident):
     """PUT /v1/vgpus/{uuid}/lease → 200: the live credential lives another lifetime."""
-    _gate(req, policies.ISSUE)
+    policy.authorize(req, policies.ISSUE)
     ctx = method.context(req)
     vgpu = vgpu_obj.get_vgpu(ctx, ident, project_id=_project(req))
     remote = _remote(vgpu)
@@ -114,7 +106,7 @@ def renew_lease(req, ident):
 
 def revoke_lease(req, ident):
     """DELETE /v1/vgpus/{uuid}/lease → 204; the gateways close its connections."""
-    _gate(req, policies.REVOKE)
+    policy.authorize(req, policies.REVOKE)
     ctx = method.context(req)
     vgpu = vgpu_obj.get_vgpu(ctx, ident, project_id=_project(req))
     lease_obj.revoke(ctx, vgpu['uuid'], project_id=_project(req))

@@ -7,12 +7,15 @@ from pooling_api import microversion
 from pooling_api import policy
 from pooling_api import validation
 from pooling_api.policies import profiles as policies
+from pooling_api.schemas import common
 from pooling_api.schemas import profiles as schemas
+
+_SINCE = common.fields_since(schemas.PROFILE)
 
 
 def serialize(profile: dict, req=None) -> dict:
-    hidden = ('compute_milli',) if req is not None and microversion.at_least(req, '1.4') else (
-        'compute_milli', 'link')
+    hidden = ('compute_milli',) + tuple(
+        k for k, v in _SINCE.items() if req is None or not microversion.at_least(req, v))
     out = {k: v for k, v in profile.items() if k not in hidden}
     out['compute_percent'] = profile['compute_milli'] / 10
     return out
@@ -52,10 +55,7 @@ def create_profile(req):
                                'A profile of %d cards takes whole cards: compute_percent must '
                                'be 100.' % count)
     if 'link' in body:
-        if not microversion.at_least(req, '1.4'):
-            raise method.HTTPError(400, 'pooling.invalid',
-                                   'link needs microversion 1.4 or later (header '
-                                   '"OpenStack-API-Version: accelerator-pool 1.4").')
+        # validation.body refused it below microversion 1.4.
         if count < 2:
             raise method.HTTPError(400, 'pooling.invalid',
                                    'link applies to profiles of 2 or more cards; this one has '

@@ -13,6 +13,7 @@ import pecan
 
 from pooling import exception
 from pooling_api import method
+from pooling_api import microversion
 from pooling_api.controllers import capacity
 from pooling_api.controllers import devices
 from pooling_api.controllers import hosts
@@ -55,6 +56,16 @@ ROUTES = {
     '/metrics': {'GET': metrics.show_metrics},
 }
 
+# The microversion that added a route (absent: 1.0). dispatch answers 404 below it,
+# before policy, and the OpenAPI document and the API reference read it from here.
+MIN_VERSIONS = {
+    ('/v1/capacity', 'GET'): '1.1',
+    ('/v1/vgpus/{ident}/lease', 'GET'): '1.3',
+    ('/v1/vgpus/{ident}/lease', 'POST'): '1.3',
+    ('/v1/vgpus/{ident}/lease', 'PUT'): '1.3',
+    ('/v1/vgpus/{ident}/lease', 'DELETE'): '1.3',
+}
+
 # NOTE: how long a client is told to wait when the database is unreachable: a
 # MariaDB or PostgreSQL restart or fail-over takes seconds, and oslo.db
 # reconnects on the next checkout.
@@ -93,6 +104,11 @@ def dispatch(req):
                                    'Method %s is not allowed on %s; allowed: %s.'
                                    % (req.method, req.path_info, allow),
                                    headers=[('Allow', allow)])
+        since = MIN_VERSIONS.get((template, req.method))
+        if since is not None and not microversion.at_least(req, since):
+            raise method.HTTPError(404, 'pooling.not_found',
+                                   'The resource %s could not be found (it needs microversion '
+                                   '%s or later).' % (req.path_info, since))
         return handler(req, **params)
     except method.HTTPError as err:
         return method.error(req, err.status, err.code, err.detail, err.headers)

@@ -8,6 +8,7 @@ from pooling_api import microversion
 from pooling_api import policy
 from pooling_api import validation
 from pooling_api.policies import usage as policies
+from pooling_api.schemas import common
 from pooling_api.schemas import usage as schemas
 
 
@@ -21,7 +22,7 @@ def show_usage(req):
         # NOTE: a misspelt pool answered 200 with nothing, read as "the pool is empty".
         pool_obj.get_pool(ctx, query['pool'])
     entries = usage_obj.usage(ctx, **query)
-    if req.environ.get(microversion.ENVIRON_KEY, microversion.MIN_VERSION) >= (1, 2):
+    if microversion.at_least(req, schemas.ENTRY['properties']['by_platform'][common.SINCE]):
         split = platform_usage.by_platform(ctx, **query)
         for entry in entries:
             entry['by_platform'] = split.get((entry['pool'], entry['model']), [])

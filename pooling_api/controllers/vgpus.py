@@ -15,15 +15,13 @@ from pooling_api.schemas import vgpus as schemas
 
 # NOTE: the credential's hash never leaves the service, nor who drives the vGPU.
 _INTERNAL = ('compute_milli', 'holds_capacity', 'lease_token_sha256', 'conductor')
-_SINCE_1_1 = ('lease', 'moves', 'degraded_reason')
-_SINCE_1_4 = ('link',)
+# Fields newer than 1.0 (lease, moves, degraded_reason: 1.3; link: 1.4), from the schema.
+_SINCE = common.fields_since(schemas.VGPU)
 
 
 def serialize(vgpu: dict, req=None) -> dict:
-    hidden = _INTERNAL if req is not None and microversion.at_least(req, '1.3') else (
-        _INTERNAL + _SINCE_1_1)
-    if req is None or not microversion.at_least(req, '1.4'):
-        hidden = hidden + _SINCE_1_4
+    hidden = _INTERNAL + tuple(
+        k for k, v in _SINCE.items() if req is None or not microversion.at_least(req, v))
     out = {k: v for k, v in vgpu.items() if k not in hidden}
     out['compute_percent'] = vgpu['compute_milli'] / 10
     out['slices'] = [{**{k: v for k, v in s.items() if k != 'compute_milli'},
@@ -65,10 +63,7 @@ def _spec(req, body: dict) -> dict:
                     locality=body.get('locality', 'remote-allowed'),
                     isolation=body.get('isolation'))
     if 'link' in body:
-        if not microversion.at_least(req, '1.4'):
-            raise method.HTTPError(400, 'pooling.invalid',
-                                   'link needs microversion 1.4 or later (header '
-                                   '"OpenStack-API-Version: accelerator-pool 1.4").')
+        # validation.body refused it below microversion 1.4.
         if spec['count'] < 2:
             raise method.HTTPError(400, 'pooling.invalid',
                                    'link applies to vGPUs of 2 or more cards; this one has %d.'

@@ -23,6 +23,23 @@ CAPACITY = {'type': 'object', 'required': ['compute_percent', 'memory_mb'],
                            'memory_mb': {'type': 'integer'}},
             'additionalProperties': False}
 
+#: The keyword that says which microversion added a field. JSON Schema ignores keywords it does
+#: not know and OpenAPI 3.1 allows ``x-`` ones, so the one schema serves validation, the
+#: serializers (which hide a field below its version), the OpenAPI document and the API
+#: reference ("New in version").
+SINCE = 'x-min-version'
+
+
+def since(version: str, schema: dict) -> dict:
+    """``schema`` marked as added in microversion ``version``."""
+    return {**schema, SINCE: version}
+
+
+def fields_since(schema: dict) -> dict[str, str]:
+    """Property name → the microversion that added it, for the properties marked so."""
+    return {name: prop[SINCE] for name, prop in schema.get('properties', {}).items()
+            if SINCE in prop}
+
 
 def no_query() -> dict:
     return {'type': 'object', 'properties': {}, 'additionalProperties': False}

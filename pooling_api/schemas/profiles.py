@@ -9,8 +9,7 @@ CREATE = {
                    'memory_mb': common.MEMORY_MB, 'count': common.COUNT,
                    'models': common.MODELS, 'isolation': common.ISOLATION,
                    'locality': common.LOCALITY, 'description': common.DESCRIPTION,
-                   # 1.4
-                   'link': vgpus.LINK},
+                   'link': common.since('1.4', vgpus.LINK)},
     'additionalProperties': False,
 }
 LIST_QUERY = common.no_query()
@@ -25,8 +24,7 @@ PROFILE = {
                    'isolation': {'type': ['string', 'null']}, 'locality': {'type': 'string'},
                    'description': {'type': 'string'}, 'created_at': common.TIMESTAMP,
                    'updated_at': common.TIMESTAMP,
-                   # 1.4
-                   'link': {'type': ['string', 'null']},
+                   'link': common.since('1.4', {'type': ['string', 'null']}),
                    # Present when [cyborg] enabled and Cyborg answers.
                    'published': {'type': 'boolean'}, 'device_profile': {'type': 'string'}},
     'additionalProperties': False,

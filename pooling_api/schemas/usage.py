@@ -19,8 +19,7 @@ ENTRY = {
                    'allocated': common.CAPACITY, 'free': common.CAPACITY,
                    'stranded': common.CAPACITY,
                    'common_shapes': {'type': 'array', 'items': {'type': 'object'}},
-                   # microversion 1.2
-                   'by_platform': BY_PLATFORM},
+                   'by_platform': common.since('1.2', BY_PLATFORM)},
     'additionalProperties': False,
 }
 USAGE = common.list_of('usage', ENTRY)

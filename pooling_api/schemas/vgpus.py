@@ -21,8 +21,7 @@ CREATE = {
         'compute_percent': common.COMPUTE_PERCENT, 'memory_mb': common.MEMORY_MB,
         'count': common.COUNT, 'models': common.MODELS, 'locality': common.LOCALITY,
         'isolation': common.ISOLATION, 'consumer': CONSUMER,
-        # 1.4
-        'link': LINK},
+        'link': common.since('1.4', LINK)},
     'additionalProperties': False,
     # Either a profile or a shape, never both. Each branch's description names it in the
     # 400 that validation.py writes when neither or both are given.
@@ -68,14 +67,12 @@ VGPU = {
         'consumer': {'type': ['object', 'null']}, 'slices': {'type': 'array', 'items': SLICE},
         'attachment': {'type': ['object', 'null']},
         'health': {'type': 'string', 'enum': ['ok', 'degraded']},
-        # 1.1
-        'lease': {'type': ['object', 'null'], 'properties': {
+        'lease': common.since('1.3', {'type': ['object', 'null'], 'properties': {
             'lease_id': {'type': 'string'}, 'expires_at': {'type': ['string', 'null']}},
-            'additionalProperties': False},
-        'moves': {'type': 'array', 'items': {'type': 'object'}},
-        'degraded_reason': {'type': 'string'},
-        # 1.4
-        'link': {'type': ['string', 'null']},
+            'additionalProperties': False}),
+        'moves': common.since('1.3', {'type': 'array', 'items': {'type': 'object'}}),
+        'degraded_reason': common.since('1.3', {'type': 'string'}),
+        'link': common.since('1.4', {'type': ['string', 'null']}),
         'created_at': common.TIMESTAMP, 'updated_at': common.TIMESTAMP},
     'additionalProperties': False,
 }

@@ -16,7 +16,7 @@ from poolingclient import exceptions
 
 SERVICE_TYPE = "accelerator-pool"
 DEFAULT_MICROVERSION = "1.0"
-# The lease resource exists from 1.1 on.
+# The lease resource exists from 1.3 on.
 LEASE_MICROVERSION = "1.3"
 # A vGPU's demanded link level (``link``) from 1.4 on.
 LINK_MICROVERSION = "1.4"
