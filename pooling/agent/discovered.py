@@ -57,9 +57,12 @@ def report_discovered(conductor, context, drivers, pool: str,
             LOG.warning('Platform %s could not discover its hosts: %s', driver.name, exc)
             continue
         for host in hosts:
+            # NOTE: ``platform`` marks the host as discovered (hosts.platform): the scheduler
+            # keeps consumers that do not run on it off its cards. A conductor that predates
+            # the key ignores it.
             conductor.report(context, {'name': host.name, 'pool': pool,
                                        'fabric': host.fabric or fabric,
-                                       'cpu_milli': 0, 'ram_mb': 0},
+                                       'cpu_milli': 0, 'ram_mb': 0, 'platform': driver.name},
                              device_reports(driver, host))
             names[host.name] = driver.name
     return names

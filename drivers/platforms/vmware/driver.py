@@ -179,6 +179,24 @@ class VmwarePlatform(base.PlatformDriver):
                 drifts.append(base.Drift(uuid, f'ACTIVE but not attached: {exc}'))
         return drifts
 
+    def locate(self, consumer: base.Consumer) -> str:
+        """The ESXi host the VM is registered on now (``vm.runtime.host``).
+
+        The pool places a vSphere vGPU against it: a card of that host is attached locally,
+        anything else must be served remotely (an ESXi host runs no remoting server, so the
+        card of another ESXi host is no use to the VM).
+
+        :raises ConsumerNotFoundError: the vCenter has no such VM.
+        :raises ConsumerStateError: the VM is on no host (orphaned or unregistered).
+        """
+        vc = self._vcenter(consumer)
+        vm = vc.find_vm(consumer.id)
+        esx = vc.call(f'reading the ESXi host of VM {consumer.id}', lambda: vm.runtime.host)
+        if esx is None:
+            raise base.ConsumerStateError(
+                f'VM {consumer.id} is on no ESXi host now (orphaned or unregistered)')
+        return vc.call(f'reading the ESXi host of VM {consumer.id}', lambda: esx.name)
+
     def discover(self) -> list[base.DiscoveredHost]:
         """Every ESXi host of every vCenter with its NVIDIA cards and their vGPU profiles.
 
