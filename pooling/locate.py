@@ -93,8 +93,7 @@ class ConsumerLocator:
         host = consumer.get('host')
         what = '%s consumer %s of %s' % (consumer.get('platform'), consumer.get('id'), host)
         try:
-            primitive = self._client(host).call(context, 'platforms_locate',
-                                                consumer=dict(consumer))
+            primitive = self._ask(context, consumer)
         except (messaging.UnsupportedVersion, messaging.NoSuchMethod) as err:
             LOG.warning('The agent of %s cannot locate consumers (%s): placing the vGPU of %s '
                         'against %s itself', host, type(err).__name__, what, host)
@@ -108,11 +107,20 @@ class ConsumerLocator:
             raise exception.ServiceUnavailable(
                 reason='cannot ask the agent of consumer host %s where %s runs (%s); retry '
                        'later' % (host, what, err)) from None
-        answer = Location.from_primitive(primitive)
+        return self._answer(Location.from_primitive(primitive), what)
+
+    def _ask(self, context, consumer: dict):
+        """The agent's ``platforms_locate`` answer (a :class:`Location` primitive)."""
+        return self._client(consumer['host']).call(context, 'platforms_locate',
+                                                   consumer=dict(consumer))
+
+    @staticmethod
+    def _answer(answer: Location, what: str) -> str | None:
         if answer.kind == OK:
             return answer.host
         if answer.kind in (NOT_FOUND, INVALID):
-            raise exception.UnknownConsumer(reason='Unknown %s: %s' % (what, answer.reason))
+            raise exception.UnknownConsumer(reason='%s %s: %s' % (
+                'Unknown' if answer.kind == NOT_FOUND else 'Invalid', what, answer.reason))
         if answer.kind == NOWHERE:
             raise exception.Conflict(reason='%s runs on no host now: %s' % (what, answer.reason))
         raise exception.ServiceUnavailable(
