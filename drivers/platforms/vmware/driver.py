@@ -14,6 +14,12 @@ reaches its VM in one of two ways:
   ``guestinfo.pooling.vgpu.<uuid>`` (JSON) and ``guestinfo.pooling.vgpus`` (the list), where
   ``pooling run`` in the guest reads it (``vmware-rpctool``) and the remote data plane serves it.
 
+The pool decides which: before a vGPU for a VM is claimed it asks :meth:`VmwarePlatform.locate`
+for the VM's ESXi host and places the vGPU on that host's cards when one fits, else (remote
+allowed) on a card of an agent's host with a remoting backend; never on another ESXi host's
+card, which nothing could serve to the VM. :meth:`~VmwarePlatform.attach` still refuses that
+case, which only a VM moved after its claim can meet (the location is not followed).
+
 What was changed is recorded in the VM (see :mod:`.vm`), so release removes exactly that and the
 reconciler finds VMs whose devices drifted. :meth:`VmwarePlatform.discover` reads every ESXi
 host's NVIDIA cards with their vGPU profiles, for the pool to enter as hosts of a pool.
