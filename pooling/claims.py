@@ -6,6 +6,11 @@ conductor released), which is safe: the claim's UPDATE names the generation it
 decided on, a lost race raises GenerationConflict and we reload and decide again.
 A NoValidHost on a model older than this claim is retried once on a fresh model,
 so capacity freed elsewhere is never refused.
+
+A consumer of a platform that discovered hosts of the pool (a vSphere VM, whose
+consumer host is its vCenter) is first located (pooling.locate): the host it
+runs on now becomes the scheduler's consumer host and is recorded on the vGPU
+(``attachment.consumer_location``).
 """
 
 import dataclasses
@@ -36,10 +41,11 @@ def load_model(context) -> 'scheduler.PoolModel':
     """
     model = scheduler.PoolModel()
     model.partition_shapes = {}
+    platforms = host_obj.platforms(context)
     for host in host_obj.list_hosts(context):
         model.add_host(host['name'], pool=host['pool'], fabric=host['fabric'],
                        cpu_milli=host['cpu_milli'], ram_mb=host['ram_mb'],
-                       up=host['state'] == 'up')
+                       up=host['state'] == 'up', platform=platforms.get(host['name']))
     numa: dict[str, list] = {}
     for dev in device_obj.list_devices(context):
         _upsert(model, dev)
@@ -90,20 +96,29 @@ def _upsert(model, dev: dict) -> None:
 
 
 def to_request(spec: dict) -> 'scheduler.Request':
+    """The scheduler's request for a validated spec.
+
+    The consumer host is where the consumer runs now when it was located
+    (``consumer_location``: a VM's ESXi host), else the consumer's own host.
+    """
     consumer = spec.get('consumer') or {}
     return scheduler.Request(
         compute_milli=spec['compute_milli'], memory_mb=spec['memory_mb'],
         count=spec.get('count', 1),
         models=frozenset(spec['models']) if spec.get('models') else None,
         isolation=spec.get('isolation'), locality=spec['locality'], link=spec.get('link'),
-        consumer_host=consumer.get('host'), pool=spec.get('pool'))
+        consumer_host=spec.get('consumer_location') or consumer.get('host'),
+        pool=spec.get('pool'))
 
 
 class ClaimService:
     """One per API process: the model, the policy and the claim loop."""
 
-    def __init__(self, conf):
+    def __init__(self, conf, locator=None):
+        """:param locator: a ``pooling.locate.ConsumerLocator`` (the API's); without one,
+        consumers are placed against their own host (Nova's vGPUs from the Cyborg sync)."""
         self.conf = conf
+        self.locator = locator
         self._lock = threading.Lock()
         self._model = None
         self._scheduler = None
@@ -197,9 +212,48 @@ class ClaimService:
         with metrics.observed_claim():
             return self._claim(context, spec)
 
+    def _located(self, context, spec: dict) -> dict:
+        """``spec`` with ``consumer_location`` when its platform says the consumer runs on
+        another pool host than its own (asked only for platforms that discovered hosts)."""
+        consumer = spec.get('consumer') or {}
+        if self.locator is None or not consumer.get('host') or not consumer.get('id'):
+            return spec
+        with self._lock:
+            if self._model is None:
+                self._reload(context)
+            asked = consumer.get('platform') in self._model.discovered_platforms
+        if not asked:
+            return spec
+        # NOTE: outside the lock: the agent may take up to [api] consumer_locate_timeout.
+        where = self.locator.locate(context, consumer)
+        if not where or where == consumer['host']:
+            return spec
+        with self._lock:
+            if where not in self._model.host_index:
+                self._reload(context)
+            known = where in self._model.host_index
+        if not known:
+            LOG.warning('%s consumer %s runs on %s, which is not in the pool: placing its vGPU '
+                        'against %s (remote only)', consumer.get('platform'), consumer['id'],
+                        where, consumer['host'])
+            return spec
+        return dict(spec, consumer_location=where)
+
     def _claim(self, context, spec: dict) -> dict:
+        spec = self._located(context, spec)
         request = to_request(spec)
         started = time.monotonic()
+        try:
+            return self._claim_request(context, spec, request, started)
+        except exception.NoCapacity as err:
+            if not spec.get('consumer_location'):
+                raise
+            consumer = spec['consumer']
+            raise exception.NoCapacity(reason='%s consumer %s of %s runs on %s: %s' % (
+                consumer.get('platform'), consumer.get('id'), consumer.get('host'),
+                spec['consumer_location'], err.kwargs.get('reason', err))) from None
+
+    def _claim_request(self, context, spec: dict, request, started: float) -> dict:
         for _attempt in range(self.conf.scheduler.claim_retries):
             model, chosen, placement = self._decide(context, request, started)
             try:

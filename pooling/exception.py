@@ -19,6 +19,13 @@ class Invalid(PoolingException):
     message = 'Invalid input: %(reason)s'
 
 
+class UnknownConsumer(Invalid):
+    """The consumer a vGPU names does not exist on its platform (a VM the vCenter lacks)."""
+
+    error_code = 'pooling.unknown_consumer'
+    message = '%(reason)s'
+
+
 class NotFound(PoolingException):
     code = 404
     error_code = 'pooling.not_found'
@@ -57,3 +64,19 @@ class GenerationConflict(PoolingException):
     code = 409
     error_code = 'pooling.concurrent_update'
     message = 'Device %(uuid)s changed concurrently.'
+
+
+class ServiceUnavailable(PoolingException):
+    """Something the request needs did not answer in time; the same request may be retried.
+
+    ``headers`` go on the HTTP answer (``Retry-After``).
+    """
+
+    code = 503
+    error_code = 'pooling.service_unavailable'
+    message = '%(reason)s'
+    retry_after = 5
+
+    @property
+    def headers(self) -> list:
+        return [('Retry-After', str(self.retry_after))]

@@ -15,6 +15,8 @@ from oslo_middleware import request_id
 import pecan
 
 from pooling import claims
+from pooling import locate
+from pooling import rpc
 from pooling.conductor import rpcapi as conductor_rpcapi
 from pooling_api import middleware
 from pooling_api import policy
@@ -34,7 +36,11 @@ def build(conf, transport=None, services=None):
     """The pooling-api WSGI app for ``conf`` (DB already configured by the caller)."""
     policy.init(conf)
     if services is None:
-        services = Services(conf=conf, claims=claims.ClaimService(conf),
+        # NOTE: the claim asks consumers' agents where they run (a vSphere VM's ESXi host)
+        # over the transport of the conductor casts.
+        transport = transport or rpc.get_transport(conf)
+        services = Services(conf=conf, claims=claims.ClaimService(
+                                conf, locator=locate.ConsumerLocator(conf, transport)),
                             conductor=conductor_rpcapi.ConductorAPI(conf, transport))
     app = pecan.make_app(root.RootController(), guess_content_type_from_ext=False,
                          force_canonical=False, debug=False)

@@ -18,7 +18,10 @@ the same whoever consumes it, so the service only ever needs four verbs from a p
 * :meth:`PlatformDriver.reconcile` -- compare what the platform holds with the ACTIVE vGPUs the
   pool says it should hold, repair what can be repaired and report the rest (:class:`Drift`);
 * :meth:`PlatformDriver.discover` -- optional: read the platform's own accelerators into the pool
-  (vSphere hosts' GPUs); platforms without that raise :class:`PlatformNotSupportedError`.
+  (vSphere hosts' GPUs); platforms without that raise :class:`PlatformNotSupportedError`;
+* :meth:`PlatformDriver.locate` -- optional: the pool host a consumer's workload runs on *now*,
+  when that is not the consumer's own ``host`` (a vSphere VM runs on an ESXi host, while its
+  consumer names the vCenter); the scheduler places the vGPU against that host.
 
 Drivers are leaves: they import this module and their platform's library, never ``pooling``;
 everything crosses the boundary as the frozen dataclasses below (built from the vGPU dicts the
@@ -357,6 +360,23 @@ class PlatformDriver(abc.ABC):
             except PlatformError as exc:
                 drifts.append(Drift(request.vgpu_uuid, f'cannot attach: {exc}'))
         return drifts
+
+    def locate(self, consumer: Consumer) -> str | None:
+        """The pool host the consumer's workload runs on now (optional).
+
+        Asked before a vGPU is placed, by the agent of the consumer's host. The answer becomes
+        the scheduler's consumer host: a local vGPU goes on that host's cards, a remote one is
+        served to it over the network. Platforms whose consumers run on their ``host`` itself
+        keep the default.
+
+        :returns: a host name as :meth:`discover` names hosts, or ``None`` for "the consumer's
+            own ``host``".
+        :raises ConsumerNotFoundError: the consumer does not exist.
+        :raises InvalidRequestError: the consumer is malformed for this platform.
+        :raises ConsumerStateError: the consumer runs nowhere now (e.g. an orphaned VM).
+        :raises PlatformUnavailableError: the platform cannot be reached.
+        """
+        return None
 
     def discover(self) -> list[DiscoveredHost]:
         """Read the platform's own hosts and accelerators (optional).

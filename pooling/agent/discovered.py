@@ -14,6 +14,10 @@ conductor's slice calls for it (:class:`StandInAgents`): one RPC server per disc
 the agent topic. Its "preparation" is bookkeeping only (vSphere enforces the vGPU profile when
 the ``vmware`` platform driver adds it to the VM), and it refuses slices for consumers of other
 platforms: an ESXi card has no remoting server, so only VMs on that ESXi host can use it.
+
+The report marks each such host with its platform (``hosts.platform``), and the scheduler keeps
+every consumer that does not run on the host off its cards; a VM is located on its ESXi host
+before its claim (``pooling.locate``), so the refusal here is only a second line of defence.
 """
 
 from __future__ import annotations
@@ -57,9 +61,12 @@ def report_discovered(conductor, context, drivers, pool: str,
             LOG.warning('Platform %s could not discover its hosts: %s', driver.name, exc)
             continue
         for host in hosts:
+            # NOTE: ``platform`` marks the host as discovered (hosts.platform): the scheduler
+            # keeps consumers that do not run on it off its cards. A conductor that predates
+            # the key ignores it.
             conductor.report(context, {'name': host.name, 'pool': pool,
                                        'fabric': host.fabric or fabric,
-                                       'cpu_milli': 0, 'ram_mb': 0},
+                                       'cpu_milli': 0, 'ram_mb': 0, 'platform': driver.name},
                              device_reports(driver, host))
             names[host.name] = driver.name
     return names
@@ -93,8 +100,8 @@ class PlatformHostEndpoint:
                                           f'{consumer or "a vGPU without consumer"}'}
                 continue
             # NOTE: a vSphere consumer names its vCenter as host, never the ESXi host of the
-            # card, so the request looks remote; the platform driver attaches the card to the VM
-            # (no gateway here: the answer has no remote endpoint).
+            # card; a vGPU placed before its VM was located looks remote. Either way the platform
+            # driver attaches the card to the VM (no gateway here: no remote endpoint).
             answers[uuid] = {'error': None, 'remote': None, 'slices': {
                 item.request.index: {
                     'device_uuid': item.request.device_uuid,

@@ -16,6 +16,10 @@ slice's attachment and, for a remote vGPU, the lease), tells the agent of the co
 On the agent, :class:`PlatformEndpoint` is a second endpoint of the agent's RPC server (its own
 namespace, so it versions apart from slice preparation) that runs the drivers named in
 ``[platforms] enabled``.  Agents with none enabled answer and do nothing.
+
+Versions of the ``platforms`` namespace: 1.0 attach, detach, sync; 1.1 adds ``platforms_locate``
+(where a consumer runs now, asked by the API before a claim: :mod:`pooling.locate`). The
+conductor's calls stay pinned to 1.0, so an agent of either version serves them.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from oslo_log import log as logging
 import oslo_messaging as messaging
 from stevedore import driver as stevedore_driver
 
+from pooling import locate as locate_mod
 from pooling import rpc
 from pooling.conf import platforms as platforms_conf
 
@@ -39,8 +44,10 @@ NAMESPACE = 'pooling.platforms'
 #: Consumer platforms no agent serves: Nova's vGPUs reach their servers through Cyborg, so
 #: releasing them never waits for their compute host's agent.
 NOT_ON_AGENTS = ('nova',)
-RPC_NAMESPACE = 'platforms'
-RPC_VERSION = '1.0'
+RPC_NAMESPACE = locate_mod.RPC_NAMESPACE
+#: What the endpoint serves; the conductor's calls need only ``CALLS_VERSION``.
+RPC_VERSION = locate_mod.LOCATE_VERSION
+CALLS_VERSION = '1.0'
 #: Platforms whose options live in their own group, read by ``pooling.conf.<name>``.
 OWN_GROUPS = ('vmware', 'libvirt', 'baremetal')
 
@@ -120,6 +127,37 @@ class PlatformEndpoint:
                                'problem': drift.problem, 'action': drift.action})
         return drifts
 
+    def platforms_locate(self, context, consumer: dict) -> dict:
+        """Where ``consumer`` runs now (1.1): a :class:`pooling.locate.Location` primitive.
+
+        The first driver serving the consumer's platform that knows answers; with none, the
+        consumer runs on its own host (``host`` None). Errors are answers, not exceptions, so
+        the API tells a missing VM (400) from an unreachable vCenter (503).
+        """
+        from pooling_drivers.platforms import base
+
+        Location = locate_mod.Location
+        wanted = base.Consumer.from_dict(consumer)
+        for driver in self.drivers:
+            if wanted.platform not in driver.platforms:
+                continue
+            try:
+                host = driver.locate(wanted)
+            except base.ConsumerNotFoundError as exc:
+                return Location(locate_mod.NOT_FOUND, reason=str(exc)).to_primitive()
+            except base.InvalidRequestError as exc:
+                return Location(locate_mod.INVALID, reason=str(exc)).to_primitive()
+            except base.ConsumerStateError as exc:
+                return Location(locate_mod.NOWHERE, reason=str(exc)).to_primitive()
+            except Exception as exc:
+                LOG.warning('Platform %s could not locate %s: %s', driver.name, wanted, exc)
+                return Location(locate_mod.UNAVAILABLE,
+                                reason=f'{driver.name}: {exc}').to_primitive()
+            if host:
+                LOG.debug('Platform %s: %s runs on %s', driver.name, wanted, host)
+                return Location(host=host).to_primitive()
+        return Location().to_primitive()
+
     def _each(self, vgpus, act) -> dict:
         answers: dict[str, Any] = {}
         for request in self._requests(vgpus):
@@ -159,7 +197,7 @@ class PlatformNotifier:
 
     def _client(self, host: str, timeout: int | None = None):
         client = rpc.get_client(self.transport, rpc.AGENT_TOPIC, server=host, timeout=timeout,
-                                version=RPC_VERSION)
+                                version=CALLS_VERSION)
         return client.prepare(namespace=RPC_NAMESPACE)
 
     @staticmethod

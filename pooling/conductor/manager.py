@@ -45,11 +45,7 @@ def _parse(iso: str) -> datetime.datetime:
     return datetime.datetime.strptime(iso, '%Y-%m-%dT%H:%M:%SZ')
 
 
-def is_remote(vgpu: dict) -> bool:
-    """A vGPU used from another host than its cards' (its consumer's host is known)."""
-    consumer_host = (vgpu.get('consumer') or {}).get('host')
-    hosts = {s['host'] for s in vgpu['slices']}
-    return bool(consumer_host) and bool(hosts) and hosts != {consumer_host}
+is_remote = prepare_obj.is_remote
 
 
 class _Batcher:
@@ -134,8 +130,8 @@ class ConductorManager:
     def report(self, context, host: dict, devices: list) -> None:
         try:
             host_obj.report(self.ctx, host['name'], host.get('pool') or 'default',
-                            host.get('fabric'), host.get('cpu_milli', 0),
-                            host.get('ram_mb', 0), devices, links=host.get('links'))
+                            host.get('fabric'), host.get('cpu_milli', 0), host.get('ram_mb', 0),
+                            devices, links=host.get('links'), platform=host.get('platform'))
         except Exception:
             self._deaf()
             raise
@@ -301,7 +297,9 @@ class ConductorManager:
         for outcome in outcomes.values():
             for index, attachment in (outcome.answer.get('slices') or {}).items():
                 slices[int(index)] = attachment
-        attachment = {'slices': [slices[i] for i in sorted(slices)], 'remote': None}
+        attachment = {'slices': [slices[i] for i in sorted(slices)], 'remote': None,
+                      **({V.LOCATION: request.consumer_location} if request.consumer_location
+                         else {})}
         remotes = [outcomes[h].answer.get('remote') for h in request.hosts()]
         remotes = [r for r in remotes if r]
         if request.remote and remotes:

@@ -25,6 +25,12 @@ OPTS = [
                       'front end (nginx, see the admin guide) before pooling-api to '
                       'hold slow clients away from the handler threads altogether. The '
                       'largest body is [oslo_middleware] max_request_body_size.'),
+    cfg.FloatOpt('consumer_locate_timeout', default=5.0, min=0.5,
+                  help='Seconds a vGPU claim waits for the agent of its consumer\'s host to '
+                       'say where the consumer runs now (a vSphere VM: its ESXi host), for '
+                       'consumer platforms whose hosts a platform driver discovered. No '
+                       'answer in time: the claim is refused with 503 and Retry-After, and '
+                       'nothing is held.'),
 ]
 
 

@@ -51,6 +51,10 @@ class Host(Base):
     last_heartbeat: Mapped[datetime.datetime | None] = mapped_column(DateTime, nullable=True)
     # JSON [[uuid_a, uuid_b, kind], ...]: the drivers' links between the cards (0005).
     links: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The platform whose driver discovered the host (``vmware``: an ESXi host reported by its
+    # vCenter's agent), NULL for a host with its own agent (0008). Its cards serve only that
+    # platform's consumers running on it: it has no remoting server.
+    platform: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 class Device(Base):

@@ -59,6 +59,19 @@ def topology(context) -> dict[str, list[list[str]]]:
 
 
 @db_api.reader
+def platforms(context) -> dict[str, str]:
+    """{host name: platform} of the hosts a platform driver discovered (ESXi hosts).
+
+    Not part of the hosts' API view; the claim service loads it into its model, whose filter
+    keeps other consumers off such hosts' cards (``pooling.scheduler``).
+    """
+    rows = context.session.execute(
+        sa.select(models.Host.name, models.Host.platform)
+        .where(models.Host.platform.is_not(None)))
+    return {name: platform for name, platform in rows}
+
+
+@db_api.reader
 def down_hosts(context) -> set[str]:
     """Names of the hosts marked down (cheap: the conductor asks on every release)."""
     return set(context.session.scalars(
@@ -67,11 +80,13 @@ def down_hosts(context) -> set[str]:
 
 @db_api.writer
 def report(context, name: str, pool: str, fabric: str | None, cpu_milli: int, ram_mb: int,
-           devices: list[dict], links: list | None = None) -> None:
+           devices: list[dict], links: list | None = None,
+           platform: str | None = None) -> None:
     """Persist what the agent on ``name`` sees; the host is up from now on.
 
     ``links``: the drivers' ``[uuid_a, uuid_b, kind]`` links between the host's cards (None
-    from an agent that predates them: what is stored stays).
+    from an agent that predates them: what is stored stays). ``platform``: the platform driver
+    that discovered the host (``vmware`` for an ESXi host), None for a host with its own agent.
 
     A device the agent no longer reports is kept (vGPUs may hold slices of it)
     but marked unhealthy, so the scheduler stops using it.
@@ -84,6 +99,7 @@ def report(context, name: str, pool: str, fabric: str | None, cpu_milli: int, ra
         session.add(host)
     host.pool_id, host.fabric, host.cpu_milli, host.ram_mb = pool_id, fabric, cpu_milli, ram_mb
     host.state, host.last_heartbeat = 'up', timeutils.utcnow()
+    host.platform = platform or None
     if links is not None:
         host.links = base.dumps([list(link) for link in links])
     session.flush()

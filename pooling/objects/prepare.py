@@ -28,6 +28,28 @@ from pooling_drivers.remoting import base as remoting
 VERSION = 1
 
 
+#: The attachment key of where the consumer ran when placed (``pooling.objects.vgpu.LOCATION``).
+LOCATION = 'consumer_location'
+
+
+def consumer_runs_on(vgpu: Mapping[str, Any]) -> str | None:
+    """The host the vGPU's consumer uses it from: where it was located (a vSphere VM's ESXi
+    host, ``pooling.locate``), else the consumer's own host."""
+    return ((vgpu.get('attachment') or {}).get(LOCATION)
+            or (vgpu.get('consumer') or {}).get('host'))
+
+
+def is_remote(vgpu: Mapping[str, Any]) -> bool:
+    """A vGPU used from another host than its cards' (its consumer's host is known).
+
+    A vSphere VM's vGPU on a card of the VM's own ESXi host is local although its consumer
+    names the vCenter: it gets no lease, and a dead ESXi host does not move it.
+    """
+    runs_on = consumer_runs_on(vgpu)
+    hosts = {s['host'] for s in vgpu.get('slices') or ()}
+    return bool(runs_on) and bool(hosts) and hosts != {runs_on}
+
+
 @dataclasses.dataclass(frozen=True)
 class Lease:
     """A remote vGPU's lease as the gateways admit it (no secret inside)."""
@@ -70,6 +92,8 @@ class PrepareRequest:
     #: The consumer's platform (``nova``, ``cdi``, ``vmware`` ...): a discovered host answers
     #: only for its own platform's consumers (``pooling.agent.discovered``).
     consumer_platform: str | None = None
+    #: Where the consumer was located when placed, when not ``consumer_host`` (an ESXi host).
+    consumer_location: str | None = None
 
     # --- building ------------------------------------------------------
     @classmethod
@@ -89,15 +113,15 @@ class PrepareRequest:
                       count=int(vgpu.get('count') or 1)),
                   attachment=(per_slice[s['index']] if s['index'] < len(per_slice) else None))
             for s in vgpu['slices'])
-        hosts = {s.host for s in slices}
-        remote = bool(consumer_host) and bool(hosts) and hosts != {consumer_host}
+        remote = is_remote(vgpu)
         return cls(vgpu_uuid=vgpu['uuid'], project_id=vgpu['project_id'], isolation=isolation,
                    locality=vgpu.get('locality') or 'remote-allowed',
                    consumer_host=consumer_host, slices=slices, remote=remote,
                    lease=lease if remote else None,
                    remote_attachment=attachment.get('remote'),
                    all_hosts=tuple(dict.fromkeys(s.host for s in slices)),
-                   consumer_platform=consumer_platform)
+                   consumer_platform=consumer_platform,
+                   consumer_location=attachment.get(LOCATION))
 
     def hosts(self) -> list[str]:
         """The device hosts of the slices, in slice order, once each."""
@@ -141,6 +165,7 @@ class PrepareRequest:
                 'project_id': self.project_id, 'isolation': self.isolation,
                 'locality': self.locality, 'consumer_host': self.consumer_host,
                 'consumer_platform': self.consumer_platform,
+                'consumer_location': self.consumer_location,
                 'remote': self.remote, 'all_hosts': list(self.all_hosts),
                 'lease': dataclasses.asdict(self.lease) if self.lease else None,
                 'remote_attachment': (dict(self.remote_attachment)
@@ -178,6 +203,7 @@ class PrepareRequest:
                        remote=bool(data.get('remote')), lease=lease,
                        remote_attachment=data.get('remote_attachment'),
                        all_hosts=tuple(data.get('all_hosts') or ()),
-                       consumer_platform=data.get('consumer_platform'))
+                       consumer_platform=data.get('consumer_platform'),
+                       consumer_location=data.get('consumer_location'))
         except (KeyError, TypeError) as exc:
             raise ValueError(f'malformed prepare request: {exc!r}') from exc

@@ -20,6 +20,10 @@ from pooling.objects import base
 from pooling.objects import quota as quota_obj
 
 SCHEDULED, PREPARING, ACTIVE = 'SCHEDULED', 'PREPARING', 'ACTIVE'
+#: The attachment key of the pool host the consumer ran on when the vGPU was placed, when that
+#: is not its own host (a vSphere VM's ESXi host; pooling.locate). Kept by every attachment
+#: write: the prepare path (pooling.objects.prepare) tells local from remote by it.
+LOCATION = 'consumer_location'  # as pooling.objects.prepare.LOCATION
 # The project of the vGPUs the pool holds for Nova (pooling.cyborg.holds).
 HOLD_PROJECT = 'pooling-cyborg-holds'
 RELEASING, DELETED, ERROR = 'RELEASING', 'DELETED', 'ERROR'
@@ -216,7 +220,9 @@ def _row(spec: dict, state: str, reason: str, holds_capacity: bool) -> dict:
         models=base.dumps(spec.get('models') or []), locality=spec['locality'],
         isolation=spec.get('isolation'), link=spec.get('link'),
         consumer_platform=consumer.get('platform'),
-        consumer_host=consumer.get('host'), consumer_id=consumer.get('id'), attachment=None,
+        consumer_host=consumer.get('host'), consumer_id=consumer.get('id'),
+        attachment=(base.dumps({LOCATION: spec['consumer_location']})
+                    if spec.get('consumer_location') else None),
         holds_capacity=holds_capacity, created_at=now, updated_at=now)
 
 

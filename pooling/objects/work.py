@@ -110,7 +110,7 @@ def clear_host_degraded(context, host: str) -> None:
 def move(context, uuid: str, placement, reason: str, conductor: str) -> dict:
     """Give back the vGPU's slices and take ``placement``'s, in one transaction.
 
-    The vGPU goes PREPARING with no attachment, a new lease id (its
+    The vGPU goes PREPARING with no attachment (but where its consumer runs), a new lease id (its
     credential and expiry stay: the owner keeps what it was given) and one
     more entry in ``moves``.
 
@@ -142,7 +142,10 @@ def move(context, uuid: str, placement, reason: str, conductor: str) -> dict:
     moves.append({'at': base.iso(now), 'from': sorted({s['host'] for s in old}),
                   'to': placement.host, 'reason': reason[:500]})
     row.moves = base.dumps(moves)
-    row.state, row.state_reason, row.attachment = V.PREPARING, '', None
+    # NOTE: where the consumer was located stays (pooling.locate): it tells local from remote.
+    location = (base.loads(row.attachment) or {}).get(V.LOCATION)
+    row.state, row.state_reason = V.PREPARING, ''
+    row.attachment = base.dumps({V.LOCATION: location}) if location else None
     row.lease_id = lease_obj.new_lease_id() if row.lease_id else None
     row.degraded_reason, row.conductor = None, conductor
     session.flush()

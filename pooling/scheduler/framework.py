@@ -146,6 +146,8 @@ class Scheduler:
         else:
             host_ok = model.host_mask(req.pool).copy()
         cpu_host_fixed, cpu_local, room = self._locality(req, consumer, host_ok)
+        if req.count and model.host_platform:
+            self._discovered_filter(req, consumer, host_ok)
         hosts = np.flatnonzero(host_ok)
         if not hosts.size:
             raise NoValidHost(lambda: self._explain(req, whole, consumer))
@@ -196,6 +198,24 @@ class Scheduler:
             devs = [i for i in model.host_devices[h] if fit[i]]
             if topology.pick(model.dev_links, devs, req.count, req.link) is None:
                 host_ok[h] = False
+
+    def _discovered_filter(self, req: Request, consumer, host_ok: np.ndarray) -> None:
+        """Keep a consumer off the cards of discovered hosts it does not run on.
+
+        A host a platform driver discovered (an ESXi host its vCenter's agent reports) has no
+        agent, hence no remoting server: its cards are of use only to consumers running on it
+        (the VMs of that ESXi host, attached locally). Every other consumer, and a request
+        without consumer, loses them. A consumer that runs on such a host gets its cards
+        whenever one fits, even when remote is allowed: local costs no network and keeps the
+        remote hosts' cards for consumers that can only use those.
+        """
+        model = self.model
+        on_discovered = consumer is not None and bool(model.h.discovered[consumer])
+        own = on_discovered and bool(host_ok[consumer])
+        host_ok &= ~model.h.discovered[: model.n_hosts]
+        if own and req.locality != "remote-required":
+            host_ok[:] = False
+            host_ok[consumer] = True
 
     def _host_room(self, req: Request) -> np.ndarray | None:
         """Hosts with the request's CPU and RAM free (None when the request needs neither)."""
@@ -291,6 +311,22 @@ class Scheduler:
                     what,
                     per_host.max(),
                 )
+            if model.host_platform and not (consumer is not None and req.locality == "local"):
+                fitting = set(np.flatnonzero(per_host).tolist())
+                usable = {h for h in fitting if not model.h.discovered[h] or h == consumer}
+                if not usable:
+                    return (
+                        "the devices %s with %s free are all on hosts a platform discovered "
+                        "(%s), whose cards serve only consumers running on them; %s"
+                        % (
+                            what,
+                            _need_words(req, whole),
+                            ", ".join(sorted(model.host_names[h] for h in fitting)),
+                            "consumer host %s is not one of them" % req.consumer_host
+                            if req.consumer_host
+                            else "this vGPU names no consumer host",
+                        )
+                    )
             if req.link is not None:
                 linked = np.zeros(model.n_hosts, dtype=bool)
                 linked[per_host >= req.count] = True

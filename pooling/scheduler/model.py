@@ -62,6 +62,8 @@ class HostState:
     ram_used: int
     up: bool
     devices: tuple[str, ...]
+    #: The platform that discovered the host (``vmware``: an ESXi host), None for an agent's.
+    platform: str | None = None
 
 
 class _Interner:
@@ -124,6 +126,9 @@ class PoolModel:
                 "ver": (np.int64, 0),
                 "cfree": (np.int64, 0),
                 "ctot": (np.int64, 0),
+                # NOTE: True for a host a platform driver discovered (an ESXi host): its cards
+                # serve only consumers running on it (no remoting server there).
+                "discovered": (bool, False),
             }
         )
         self.d = _Arrays(
@@ -155,6 +160,7 @@ class PoolModel:
         self.dev_links: list[tuple[int, ...] | None] = []
         self.pools = _Interner()
         self.fabrics = _Interner()
+        self.host_platform: dict[int, str] = {}
         self.vendors = _Interner()
         self.models = _Interner()
         # NOTE: struct_version changes when anything a cached filter mask depends on changes
@@ -168,8 +174,11 @@ class PoolModel:
         self.workload_version = 0
 
     # -- hosts -------------------------------------------------------------------------------
-    def add_host(self, name, pool="default", fabric=None, cpu_milli=0, ram_mb=0, up=True):
-        """Add (or update in place) a host; ``cpu_milli``/``ram_mb`` 0 = not tracked."""
+    def add_host(
+        self, name, pool="default", fabric=None, cpu_milli=0, ram_mb=0, up=True, platform=None
+    ):
+        """Add (or update in place) a host; ``cpu_milli``/``ram_mb`` 0 = not tracked;
+        ``platform``: the platform driver that discovered it (None: a host with an agent)."""
         idx = self.host_index.get(name)
         if idx is None:
             idx = self.n_hosts
@@ -192,6 +201,11 @@ class PoolModel:
         h.cpu_free[idx] = cpu_milli - used_cpu if cpu_milli else UNTRACKED
         h.ram[idx] = ram_mb
         h.ram_free[idx] = ram_mb - used_ram if ram_mb else UNTRACKED
+        h.discovered[idx] = bool(platform)
+        if platform:
+            self.host_platform[idx] = platform
+        else:
+            self.host_platform.pop(idx, None)
         self._touch_host(idx, struct=True)
         return idx
 
@@ -211,6 +225,8 @@ class PoolModel:
             self.remove_device(self.dev_uuids[d])
         self.h.valid[idx] = False
         self.h.up[idx] = False
+        self.h.discovered[idx] = False
+        self.host_platform.pop(idx, None)
         del self.host_index[name]
         self.host_names[idx] = None
         self._touch_host(idx, struct=True)
@@ -374,7 +390,13 @@ class PoolModel:
             ram_used=self._used(h.ram[idx], h.ram_free[idx]),
             up=bool(h.up[idx]),
             devices=tuple(self.dev_uuids[i] for i in self.host_devices[idx]),
+            platform=self.host_platform.get(idx),
         )
+
+    @property
+    def discovered_platforms(self) -> frozenset[str]:
+        """The platforms some host of the pool was discovered by (``{'vmware'}``)."""
+        return frozenset(self.host_platform.values())
 
     @property
     def hosts(self) -> list[HostState]:

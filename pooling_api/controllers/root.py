@@ -113,7 +113,8 @@ def dispatch(req):
     except method.HTTPError as err:
         return method.error(req, err.status, err.code, err.detail, err.headers)
     except exception.PoolingException as err:
-        return method.error(req, err.code, err.error_code, str(err))
+        return method.error(req, err.code, err.error_code, str(err),
+                            getattr(err, 'headers', None))
     except db_exc.DBConnectionError as err:
         # The database is down or unreachable: the request may be retried as is.
         LOG.warning('Database unreachable handling %s %s: %s', req.method, req.path_info, err)

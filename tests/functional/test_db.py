@@ -35,9 +35,9 @@ def db(any_db):
 
 
 def test_db_sync_reaches_head(db):
-    assert migration.version() == '0006_remote_traffic'
+    assert migration.version() == '0008_platform_hosts'
     migration.upgrade()  # idempotent
-    assert migration.version() == '0006_remote_traffic'
+    assert migration.version() == '0008_platform_hosts'
 
 
 def test_claim_is_compare_and_swap_on_generation(db):
@@ -173,3 +173,31 @@ def test_a_pool_another_agent_just_made_is_found(db):
             won = pool_obj.ensure_pool_id(winner, 'site-b')
             winner.commit()
         assert pool_obj.ensure_pool_id(loser, 'site-b') == won
+
+
+def test_where_the_consumer_was_located_outlives_a_move_and_marks_discovered_hosts(db):
+    from pooling.objects import prepare as prepare_obj
+    from pooling.objects import work as work_obj
+
+    ctx = context.get_admin_context()
+    card = {'vendor': 'nvidia', 'model': 'A100', 'memory_mb': 2000, 'compute_units': 108,
+            'pci_address': '0000:01:00.0', 'numa_node': 0, 'driver_version': '1',
+            'healthy': True, 'isolation': ['none']}
+    host_obj.report(ctx, 'h1', 'default', 'f', 0, 0, [dict(card, uuid='dev-1')])
+    host_obj.report(ctx, 'h2', 'default', 'f', 0, 0, [dict(card, uuid='dev-2')])
+    host_obj.report(ctx, 'esx-1', 'default', 'f', 0, 0, [], platform='vmware')
+    assert host_obj.platforms(ctx) == {'esx-1': 'vmware'}
+    assert 'platform' not in host_obj.get_host(ctx, 'esx-1')  # not part of the API's view
+    spec = _spec(consumer={'platform': 'vmware', 'host': 'vc1', 'id': 'vm-1'},
+                 consumer_location='esx-1')
+    vgpu = vgpu_obj.create_claimed(ctx, spec, _placement('dev-1', 0))
+    assert vgpu_obj.get_vgpu(ctx, vgpu['uuid'])['attachment'] == {'consumer_location': 'esx-1'}
+    work_obj.move(ctx, vgpu['uuid'], scheduler.Placement(
+        host='h2', slices=(scheduler.SliceAssignment('dev-2', 500, 1000, 0),),
+        cpu_host='esx-1'), 'h1 died', 'c1')
+    moved = vgpu_obj.get_vgpu(ctx, vgpu['uuid'])
+    assert moved['attachment'] == {'consumer_location': 'esx-1'}
+    assert prepare_obj.is_remote(moved)
+    # A host that gets an agent of its own reports without platform: no longer discovered.
+    host_obj.report(ctx, 'esx-1', 'default', 'f', 0, 0, [])
+    assert host_obj.platforms(ctx) == {}

@@ -14,6 +14,12 @@ reaches its VM in one of two ways:
   ``guestinfo.pooling.vgpu.<uuid>`` (JSON) and ``guestinfo.pooling.vgpus`` (the list), where
   ``pooling run`` in the guest reads it (``vmware-rpctool``) and the remote data plane serves it.
 
+The pool decides which: before a vGPU for a VM is claimed it asks :meth:`VmwarePlatform.locate`
+for the VM's ESXi host and places the vGPU on that host's cards when one fits, else (remote
+allowed) on a card of an agent's host with a remoting backend; never on another ESXi host's
+card, which nothing could serve to the VM. :meth:`~VmwarePlatform.attach` still refuses that
+case, which only a VM moved after its claim can meet (the location is not followed).
+
 What was changed is recorded in the VM (see :mod:`.vm`), so release removes exactly that and the
 reconciler finds VMs whose devices drifted. :meth:`VmwarePlatform.discover` reads every ESXi
 host's NVIDIA cards with their vGPU profiles, for the pool to enter as hosts of a pool.
@@ -178,6 +184,24 @@ class VmwarePlatform(base.PlatformDriver):
             except base.PlatformError as exc:
                 drifts.append(base.Drift(uuid, f'ACTIVE but not attached: {exc}'))
         return drifts
+
+    def locate(self, consumer: base.Consumer) -> str:
+        """The ESXi host the VM is registered on now (``vm.runtime.host``).
+
+        The pool places a vSphere vGPU against it: a card of that host is attached locally,
+        anything else must be served remotely (an ESXi host runs no remoting server, so the
+        card of another ESXi host is no use to the VM).
+
+        :raises ConsumerNotFoundError: the vCenter has no such VM.
+        :raises ConsumerStateError: the VM is on no host (orphaned or unregistered).
+        """
+        vc = self._vcenter(consumer)
+        vm = vc.find_vm(consumer.id)
+        esx = vc.call(f'reading the ESXi host of VM {consumer.id}', lambda: vm.runtime.host)
+        if esx is None:
+            raise base.ConsumerStateError(
+                f'VM {consumer.id} is on no ESXi host now (orphaned or unregistered)')
+        return vc.call(f'reading the ESXi host of VM {consumer.id}', lambda: esx.name)
 
     def discover(self) -> list[base.DiscoveredHost]:
         """Every ESXi host of every vCenter with its NVIDIA cards and their vGPU profiles.

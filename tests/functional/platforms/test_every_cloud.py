@@ -219,9 +219,10 @@ def test_one_card_serves_every_cloud_from_one_set_of_books(world):
         for p in ('container', 'kubernetes', 'libvirt', 'nova', 'vmware')]
     assert 'by_platform' not in stack.client.get('/v1/usage').json['usage'][0]  # 1.0
 
-    # One more is refused everywhere it is asked.
+    # One more is refused everywhere it is asked (a VM that exists: an unknown one is a 400).
+    other_vm = test_vmware._vm(sim, 'DC0_C0_RP0_VM1')._moId
     for platform, host, ident in (('nova', 'gpu-a', str(uuid.uuid4())),
-                                  ('container', 'gpu-a', 'web-2'), ('vmware', 'vc1', 'vm-1'),
+                                  ('container', 'gpu-a', 'web-2'), ('vmware', 'vc1', other_vm),
                                   ('libvirt', 'gpu-a', str(uuid.uuid4()))):
         resp = stack.client.post('/v1/vgpus', {
             'profile': 'fifth', 'consumer': {'platform': platform, 'host': host, 'id': ident}})

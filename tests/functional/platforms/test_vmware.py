@@ -312,3 +312,20 @@ def test_an_expired_session_is_reopened(vcsim):
     vm = _vm(vcsim, 'DC0_C0_RP0_VM1')
     vc._si.content.sessionManager.Logout()
     assert vc.find_vm(vm._moId).name == 'DC0_C0_RP0_VM1'
+
+
+def test_locate_answers_the_esxi_host_the_vm_runs_on(vcsim):
+    driver = vmware.VmwarePlatform(vcsim.options())
+    for name in ('DC0_C0_RP0_VM0', 'DC0_C0_RP0_VM1'):
+        vm = _vm(vcsim, name)
+        assert driver.locate(base.Consumer('vmware', 'vc1', vm._moId)) == vm.runtime.host.name
+        assert driver.locate(base.Consumer('vmware', 'vc1', vm.config.instanceUuid)) == (
+            vm.runtime.host.name)
+    assert {driver.locate(base.Consumer('vmware', 'vc1', _vm(vcsim, n)._moId))
+            for n in ('DC0_C0_RP0_VM0', 'DC0_C0_RP0_VM1')} == {'DC0_C0_H0', 'DC0_C0_H1'}
+    with pytest.raises(base.ConsumerNotFoundError, match='vm-4242'):
+        driver.locate(base.Consumer('vmware', 'vc1', 'vm-4242'))
+    with pytest.raises(base.ConsumerNotFoundError, match='no VM with instance uuid'):
+        driver.locate(base.Consumer('vmware', 'vc1', str(uuid.uuid4())))
+    with pytest.raises(base.InvalidRequestError, match='moref'):
+        driver.locate(base.Consumer('vmware', 'vc1', 'web'))

@@ -66,3 +66,15 @@ def test_release_carries_what_prepare_returned():
 def test_a_malformed_primitive_is_a_value_error(bad):
     with pytest.raises(ValueError):
         prepare.PrepareRequest.from_primitive(bad)
+
+
+def test_a_located_consumer_is_local_on_the_host_it_runs_on():
+    # A vSphere VM: its consumer names the vCenter, it runs on an ESXi host (pooling.locate).
+    esx = _vgpu('vc1', hosts=('esx-1',), attachment={'consumer_location': 'esx-1'})
+    request = prepare.PrepareRequest.from_vgpu(esx, LEASE)
+    assert (request.remote, request.lease, request.consumer_location) == (False, None, 'esx-1')
+    assert prepare.is_remote(esx) is False
+    served = _vgpu('vc1', hosts=('gpu-a',), attachment={'consumer_location': 'esx-1'})
+    assert prepare.PrepareRequest.from_vgpu(served, LEASE).remote
+    wire = json.loads(json.dumps(request.to_primitive()))
+    assert prepare.PrepareRequest.from_primitive(wire) == request
