@@ -13,8 +13,10 @@ from pooling_api.policies import vgpus as policies
 from pooling_api.schemas import common
 from pooling_api.schemas import vgpus as schemas
 
-# NOTE: the credential's hash never leaves the service, nor who drives the vGPU.
-_INTERNAL = ('compute_milli', 'holds_capacity', 'lease_token_sha256', 'conductor')
+# NOTE: the credential's hash never leaves the service, nor who drives the vGPU. The ARQ of
+# a vGPU Nova made is the pool's link to Cyborg; its consumer already names the instance.
+_INTERNAL = ('compute_milli', 'holds_capacity', 'lease_token_sha256', 'conductor',
+             'cyborg_arq')
 _SINCE_1_1 = ('lease', 'moves', 'degraded_reason')
 _SINCE_1_4 = ('link',)
 

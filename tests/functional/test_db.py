@@ -35,9 +35,9 @@ def db(any_db):
 
 
 def test_db_sync_reaches_head(db):
-    assert migration.version() == '0006_remote_traffic'
+    assert migration.version() == '0007_cyborg_arq'
     migration.upgrade()  # idempotent
-    assert migration.version() == '0006_remote_traffic'
+    assert migration.version() == '0007_cyborg_arq'
 
 
 def test_claim_is_compare_and_swap_on_generation(db):
