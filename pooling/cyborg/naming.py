@@ -62,5 +62,10 @@ def arq_of(vgpu_name_: str) -> str | None:
 
 
 def arq_link(vgpu: dict) -> str | None:
-    """The Cyborg ARQ a vGPU was made for (its ``cyborg_arq``, or an older row's name)."""
-    return vgpu.get('cyborg_arq') or arq_of(vgpu.get('name'))
+    """The Cyborg ARQ a vGPU was made for: its ``cyborg_arq``, or the name of a Nova vGPU
+    from before migration 0007."""
+    if vgpu.get('cyborg_arq'):
+        return vgpu['cyborg_arq']
+    if (vgpu.get('consumer') or {}).get('platform') == 'nova':
+        return arq_of(vgpu.get('name'))
+    return None

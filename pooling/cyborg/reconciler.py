@@ -118,22 +118,30 @@ def _reason(err) -> str:
     return UNBOUND + 'no capacity: %s' % err
 
 
-def _ours(context) -> dict:
+def _ours(context, bound: dict) -> dict:
     """{ARQ uuid: its vGPU}; a vGPU holding capacity wins over an unbound record.
 
-    A vGPU from before migration 0007 (linked by its name only) gets its ``cyborg_arq``.
+    A Nova vGPU from before migration 0007, linked by its name only, gets its ``cyborg_arq``
+    when the bound ARQ of that name shows it is that ARQ's (same instance), and is not that
+    ARQ's when it shows another instance (any project may name a vGPU so); it ranks below a
+    linked vGPU of the same ARQ.
     """
     ours: dict = {}
     for v in V.list_vgpus(context):
         arq = naming.arq_link(v)
         if not arq:
             continue
-        if not v.get('cyborg_arq'):
+        instance = (bound.get(arq) or {}).get('instance_uuid')
+        if not v.get('cyborg_arq') and instance is not None:
+            if instance != v['consumer']['id']:
+                continue
             if V.link_arq(context, v['uuid'], arq):
                 LOG.info('vGPU %s (from before the cyborg_arq column) linked to ARQ %s',
                          v['uuid'], arq)
             v = dict(v, cyborg_arq=arq)
-        if arq not in ours or is_unbound_record(ours[arq]):
+        have = ours.get(arq)
+        if (have is None or is_unbound_record(have)
+                or (v.get('cyborg_arq') and not have.get('cyborg_arq'))):
             ours[arq] = v
     return ours
 
@@ -202,7 +210,7 @@ def reconcile(context, conf, arqs, claimer, prepare, release, names=_no_names) -
     bound = {a['uuid']: a for a in arqs
              if (a.get('device_profile_name') or '').startswith(prefix)
              and a.get('state') == 'Bound' and a.get('instance_uuid') and a.get('hostname')}
-    ours = _ours(context)
+    ours = _ours(context, bound)
     held = holds.by_key(context) if conf.cyborg.held_slots_per_profile else {}
     result = {'bound': [], 'released': [], 'failed': {}, 'unbound': {}}
     for uuid, arq in sorted(bound.items()):

@@ -158,14 +158,28 @@ def test_row_from_before_the_arq_column_is_linked_renamed_and_released(stack):
                                     .where(table.c.uuid == v)).scalar()
 
         assert link() is None
+        # A vGPU a tenant named like the ARQ of someone else's server is not that ARQ's.
+        other = dict(_arq('pool-quarter', 'gpu-a'), instance_uuid=str(uuid.uuid4()))
+        tenant = stack.client.as_('p-impostor', 'member,reader')
+        resp = tenant.post('/v1/vgpus', {
+            'name': 'cyborg-arq-' + other['uuid'], 'compute_percent': 10, 'memory_mb': 1024,
+            'consumer': {'platform': 'nova', 'host': 'gpu-a', 'id': str(uuid.uuid4())}})
+        assert resp.status_int == 201, resp.text
+        impostor = resp.json['uuid']
+        cyborg.arqs = [arq, other]
         out = run()['arqs']
-        assert out['bound'] == [] and out['failed'] == {}  # the same vGPU, not a second one
         assert link() == arq['uuid']
-        assert _vgpus(stack)[v]['name'] == 'web-1'
-        assert len(_vgpus(stack)) == 1
+        [v_other] = out['bound']  # the ARQ of `other` gets its own vGPU; `arq` keeps `v`
+        assert out['failed'] == {}
+        vgpus = _vgpus(stack)
+        assert vgpus[v]['name'] == 'web-1'
+        assert vgpus[v_other]['consumer']['id'] == other['instance_uuid']
+        assert vgpus[impostor]['state'] != 'RELEASING'
+        assert len(vgpus) == 3
 
         cyborg.arqs = []
-        assert run()['arqs']['released'] == [v]
-        stack.wait_state(v, ('DELETED',))
+        assert sorted(run()['arqs']['released']) == sorted([v, v_other])
+        for gone in (v, v_other):
+            stack.wait_state(gone, ('DELETED',))
     finally:
         nova.stop()
