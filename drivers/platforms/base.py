@@ -292,6 +292,10 @@ class DiscoveredHost:
     profiles: Mapping[str, tuple[PartitionProfile, ...]] = dataclasses.field(default_factory=dict)
     #: The fabric label of the host, when the platform knows one.
     fabric: str | None = None
+    #: The host's CPU (logical CPUs x 1000) and RAM, when the platform tells them cheaply;
+    #: 0 = not tracked (the pool then counts no workload CPU or RAM against the host).
+    cpu_milli: int = 0
+    ram_mb: int = 0
 
 
 class PlatformDriver(abc.ABC):

@@ -7,7 +7,10 @@ one pool host per ESXi host, its cards as devices, their vGPU profiles as partit
 scheduler snaps ``hard`` requests to them, so a vSphere vGPU books exactly its profile). The
 reports go through the conductor like any agent's, so the hosts stay up while the vCenter is
 readable, are marked down when it is not, and their cards count in the same books as every
-other card of the pool: vSphere capacity and OpenStack capacity are one pool.
+other card of the pool: vSphere capacity and OpenStack capacity are one pool. A discovered
+host's CPU and RAM are what its driver says (the ``vmware`` driver: the ESXi host's hardware
+summary), or 0 (not tracked) where the driver does not know them: the reporting agent's own
+measure would describe its machine, not the discovered host.
 
 A discovered host has no agent to prepare its slices, so the reporting agent also answers the
 conductor's slice calls for it (:class:`StandInAgents`): one RPC server per discovered host on
@@ -66,7 +69,8 @@ def report_discovered(conductor, context, drivers, pool: str,
             # the key ignores it.
             conductor.report(context, {'name': host.name, 'pool': pool,
                                        'fabric': host.fabric or fabric,
-                                       'cpu_milli': 0, 'ram_mb': 0, 'platform': driver.name},
+                                       'cpu_milli': host.cpu_milli, 'ram_mb': host.ram_mb,
+                                       'platform': driver.name},
                              device_reports(driver, host))
             names[host.name] = driver.name
     return names

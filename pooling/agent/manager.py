@@ -20,6 +20,7 @@ from oslo_log import log as logging
 import oslo_messaging as messaging
 
 from pooling import context as pooling_context
+from pooling.agent import capacity
 from pooling.agent import driver_loader
 from pooling.agent import remote as remote_mod
 from pooling.agent import slices as slices_mod
@@ -113,10 +114,12 @@ class AgentManager:
         The gateway's per-lease counters ride in the host dict (``remote_leases``): a conductor
         that predates them ignores the key, so no RPC version is needed.
         """
+        # NOTE: probed at every report (a few small files): a container's limits can change
+        # while it runs.
+        cap = capacity.host_capacity(self.conf)
         host = {'name': self.host, 'pool': self.conf.agent.pool,
-                'fabric': self.conf.agent.fabric, 'cpu_milli': self.conf.agent.cpu_milli,
-                'ram_mb': self.conf.agent.ram_mb,
-                'links': driver_loader.link_report(self.drivers)}
+                'fabric': self.conf.agent.fabric, 'cpu_milli': cap.cpu_milli,
+                'ram_mb': cap.ram_mb, 'links': driver_loader.link_report(self.drivers)}
         try:
             host['remote_leases'] = self.remote.counters()
         except Exception as exc:  # the heartbeat matters more than the counters

@@ -23,10 +23,14 @@ OPTS = [
     cfg.StrOpt('sim_health_file',
                help='JSON file mapping a device uuid or index to an unhealthy reason; the sim '
                     'driver re-reads it at every report.'),
-    cfg.IntOpt('cpu_milli', default=0, min=0,
-               help='Host CPU in milli-cores offered to workloads (0 = not tracked).'),
-    cfg.IntOpt('ram_mb', default=0, min=0,
-               help='Host RAM in MiB offered to workloads (0 = not tracked).'),
+    cfg.IntOpt('cpu_milli', min=0,
+               help='Host CPU in milli-cores offered to workloads, overriding what the agent '
+                    'measures when unset: the CPUs it may run on (its affinity) times 1000, '
+                    'lowered by a cgroup CPU quota. 0 = not tracked.'),
+    cfg.IntOpt('ram_mb', min=0,
+               help='Host RAM in MiB offered to workloads, overriding what the agent measures '
+                    'when unset: MemTotal of /proc/meminfo, lowered by a cgroup memory '
+                    'limit. 0 = not tracked.'),
     cfg.IntOpt('report_interval', default=10, min=1,
                help='Seconds between device reports and heartbeats.'),
     cfg.StrOpt('state_dir', default='/var/lib/pooling/agent',

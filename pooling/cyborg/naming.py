@@ -11,8 +11,10 @@ profiles may not name ``OWNER_CYBORG``: only ``CUSTOM_`` traits are allowed).
 import re
 
 POOLING_TRAIT = 'CUSTOM_POOLING'
-# The vGPU a bound ARQ becomes is named after the ARQ: one vGPU per ARQ, and
-# the reconciler finds both sides from either.
+# Before migration 0007 the vGPU a bound ARQ becomes was named after the ARQ,
+# the name being the link back to it. It is now named after the Nova server
+# and keeps the link in ``cyborg_arq``; a row from before is recognised, and
+# linked, by this prefix (``arq_link``).
 VGPU_PREFIX = 'cyborg-arq-'
 
 
@@ -39,7 +41,7 @@ def device_profile_groups(profile: str) -> list[dict]:
 
 
 # A vGPU the pool holds for Nova on one compute host and profile ([cyborg]
-# held_slots_per_profile); a bind adopts it and renames it after its ARQ.
+# held_slots_per_profile); a bind adopts it and renames it after its server.
 HOLD_PREFIX = 'cyborg-hold-'
 
 
@@ -48,10 +50,22 @@ def hold_name(profile: str, host: str) -> str:
 
 
 def vgpu_name(arq_uuid: str) -> str:
+    """The name a vGPU of ``arq_uuid`` had before migration 0007."""
     return VGPU_PREFIX + arq_uuid
 
 
 def arq_of(vgpu_name_: str) -> str | None:
+    """The ARQ of a vGPU named as before migration 0007, else None."""
     if vgpu_name_ and vgpu_name_.startswith(VGPU_PREFIX):
         return vgpu_name_[len(VGPU_PREFIX):]
+    return None
+
+
+def arq_link(vgpu: dict) -> str | None:
+    """The Cyborg ARQ a vGPU was made for: its ``cyborg_arq``, or the name of a Nova vGPU
+    from before migration 0007."""
+    if vgpu.get('cyborg_arq'):
+        return vgpu['cyborg_arq']
+    if (vgpu.get('consumer') or {}).get('platform') == 'nova':
+        return arq_of(vgpu.get('name'))
     return None

@@ -1,10 +1,13 @@
-"""[cyborg] and [placement] options: whether the conductor keeps Cyborg and
-Placement in step with the pool, and how it reaches them.
+"""[cyborg], [placement] and [nova] options: whether the conductor keeps Cyborg and
+Placement in step with the pool, and how it reaches them and Nova.
 
 Registered on the ConfigOpts the caller passes (no global CONF). ``list_opts``
 feeds oslo-config-generator; ``register_opts`` is what pooling.conf calls.
 ``[placement]`` holds only keystoneauth options (service_type ``placement``);
 without an ``auth_type`` there, the ``[cyborg]`` service user is used.
+``[nova]`` likewise (service_type ``compute``): the reconciler reads the name of
+the server a bound ARQ belongs to, to name its vGPU after it, within
+``[nova] timeout`` seconds (default 5).
 """
 
 from keystoneauth1 import loading as ks_loading
@@ -12,6 +15,9 @@ from oslo_config import cfg
 
 GROUP = 'cyborg'
 PLACEMENT_GROUP = 'placement'
+NOVA_GROUP = 'nova'
+# NOTE: a Nova that does not answer must not stall a sync pass (pooling.cyborg.nova).
+NOVA_TIMEOUT = 5
 
 OPTS = [
     cfg.BoolOpt('enabled', default=False,
@@ -65,6 +71,7 @@ def register_opts(conf):
     conf.register_opts(OPTS, group=GROUP)
     _register_ks(conf, GROUP, 'accelerator')
     _register_ks(conf, PLACEMENT_GROUP, 'placement')
+    _register_ks(conf, NOVA_GROUP, 'compute')
 
 
 def _unique(opts):
@@ -78,7 +85,8 @@ def _unique(opts):
 
 def list_opts():
     """[(group, opts)] for oslo-config-generator, keystoneauth options included."""
-    return [(GROUP, _unique(OPTS + _ks_opts())), (PLACEMENT_GROUP, _unique(_ks_opts()))]
+    return [(GROUP, _unique(OPTS + _ks_opts())), (PLACEMENT_GROUP, _unique(_ks_opts())),
+            (NOVA_GROUP, _unique(_ks_opts()))]
 
 
 def load_adapter(conf, group: str, creds_group: str | None = None):

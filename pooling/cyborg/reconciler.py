@@ -2,11 +2,22 @@
 
 Cyborg has no bind hook for drivers, so the pool learns of a bind by listing
 ARQs. An ARQ of one of our device profiles that is Bound to an instance gets a
-vGPU named after it (``cyborg-arq-<arq uuid>``), of that profile, in the
-instance's project, consumer ``{platform: nova, host: <ARQ hostname>, id:
-<instance uuid>}``. A whole-card PCI handle pins the vGPU to the card Nova
-attaches. A vGPU whose ARQ is gone or no longer Bound (server delete, failed
-build, shelve-offload, evacuate) is released. Nothing is released when Cyborg
+vGPU of that profile, in the instance's project, consumer ``{platform: nova,
+host: <ARQ hostname>, id: <instance uuid>}``, linked to the ARQ by its
+``cyborg_arq``. A whole-card PCI handle pins the vGPU to the card Nova
+attaches.
+
+The vGPU is named after the Nova server (what the tenant sees in ``openstack
+accelerator vgpu list`` and Horizon), asked of Nova with a short timeout
+(pooling.cyborg.nova). When Nova cannot be asked, the instance uuid stands in,
+and a later pass renames the vGPU once Nova answers; so it does a vGPU made
+before migration 0007, named ``cyborg-arq-<arq uuid>``, after filling in its
+``cyborg_arq`` from that name (the online part of the migration). Only these
+provisional names send the pass to Nova: a vGPU that has its server's name is
+not asked about again (a later rename of the server is not followed).
+
+A vGPU whose ARQ is gone or no longer Bound (server delete, failed build,
+shelve-offload, evacuate) is released. Nothing is released when Cyborg
 cannot be listed: a failed listing is not an empty one.
 
 A bind that no longer fits (capacity taken through another platform between
@@ -15,9 +26,9 @@ one pass but cannot close) is never forced: the claim is the pool's
 compare-and-swap, so nothing is double-allocated. Nova has already started
 the server by then and would not reschedule anyway (a failed bind is an
 ERROR, not a reschedule), so the ARQ is recorded as an *unbound record*: a vGPU
-named after the ARQ, in ERROR, holding no capacity, with the state reason
-``bound by Cyborg but no capacity: ...`` (or ``... over quota: ...``) and the
-instance as consumer. We chose a vGPU over a log line or a field of the pass
+linked to the ARQ and named after its server, in ERROR, holding no capacity,
+with the state reason ``bound by Cyborg but no capacity: ...`` (or ``... over
+quota: ...``) and the instance as consumer. We chose a vGPU over a log line or a field of the pass
 result because operators and the tenant already look at vGPUs (``GET
 /v1/vgpus?state=ERROR``, the CLI), it names the instance, it survives a
 conductor restart, and it needs no new API. Every later pass tries the claim
@@ -60,21 +71,27 @@ def _pinned(context, arq) -> 'scheduler.Placement | None':
     return None
 
 
-def _spec(arq, profile) -> dict:
+def _no_names(instance_uuid):
+    return None
+
+
+def _spec(arq, profile, names=_no_names) -> dict:
     spec = slots.spec_for(profile, arq['hostname'])
     spec['consumer']['id'] = arq['instance_uuid']
-    spec.update(name=naming.vgpu_name(arq['uuid']), project_id=arq.get('project_id') or '',
-                user_id='')
+    spec.update(name=names(arq['instance_uuid']) or arq['instance_uuid'],
+                project_id=arq.get('project_id') or '', user_id='', cyborg_arq=arq['uuid'])
     return spec
 
 
-def bind(context, claimer, arq, profile, held=None) -> dict:
+def bind(context, claimer, arq, profile, held=None, names=_no_names) -> dict:
     """Claim the vGPU for one bound ARQ; raises NoCapacity/QuotaExceeded when it won't fit.
 
     With ``held`` (the held slots of its host and profile, pooling.cyborg.holds)
     one of them is adopted first: on the card of a whole-card PCI handle, or any.
+
+    :param names: ``names(instance uuid)`` → the server's name or None (pooling.cyborg.nova).
     """
-    spec = _spec(arq, profile)
+    spec = _spec(arq, profile, names)
     placement = _pinned(context, arq)
     if held:
         vgpu = holds.adopt(context, held, spec,
@@ -101,29 +118,59 @@ def _reason(err) -> str:
     return UNBOUND + 'no capacity: %s' % err
 
 
-def _ours(context) -> dict:
-    """{ARQ uuid: its vGPU}; a vGPU holding capacity wins over an unbound record."""
+def _ours(context, bound: dict) -> dict:
+    """{ARQ uuid: its vGPU}; a vGPU holding capacity wins over an unbound record.
+
+    A Nova vGPU from before migration 0007, linked by its name only, gets its ``cyborg_arq``
+    when the bound ARQ of that name shows it is that ARQ's (same instance), and is not that
+    ARQ's when it shows another instance (any project may name a vGPU so); it ranks below a
+    linked vGPU of the same ARQ.
+    """
     ours: dict = {}
     for v in V.list_vgpus(context):
-        arq = naming.arq_of(v['name'])
-        if arq and (arq not in ours or is_unbound_record(ours[arq])):
+        arq = naming.arq_link(v)
+        if not arq:
+            continue
+        instance = (bound.get(arq) or {}).get('instance_uuid')
+        if not v.get('cyborg_arq') and instance is not None:
+            if instance != v['consumer']['id']:
+                continue
+            if V.link_arq(context, v['uuid'], arq):
+                LOG.info('vGPU %s (from before the cyborg_arq column) linked to ARQ %s',
+                         v['uuid'], arq)
+            v = dict(v, cyborg_arq=arq)
+        have = ours.get(arq)
+        if (have is None or is_unbound_record(have)
+                or (v.get('cyborg_arq') and not have.get('cyborg_arq'))):
             ours[arq] = v
     return ours
 
 
-def _bind_one(context, claimer, arq, profile, record, result, held=None) -> dict | None:
+def _rename(context, vgpu, arq, names) -> None:
+    """Name the vGPU of a bound ARQ after its server if it still has a provisional name."""
+    provisional = (arq['instance_uuid'], naming.vgpu_name(arq['uuid']))
+    if vgpu['name'] not in provisional or vgpu['state'] in (V.RELEASING, V.DELETED):
+        return
+    name = names(arq['instance_uuid']) or arq['instance_uuid']
+    if name != vgpu['name'] and V.rename(context, vgpu['uuid'], vgpu['name'], name):
+        LOG.info('vGPU %s of instance %s renamed %r', vgpu['uuid'], arq['instance_uuid'],
+                 name)
+
+
+def _bind_one(context, claimer, arq, profile, record, result, held=None,
+              names=_no_names) -> dict | None:
     """Claim the vGPU of one bound ARQ, or keep (or make) its unbound record.
 
     Returns the vGPU, or None when it does not fit.
     """
     uuid = arq['uuid']
     try:
-        vgpu = bind(context, claimer, arq, profile, held)
+        vgpu = bind(context, claimer, arq, profile, held, names)
     except (exception.NoCapacity, exception.QuotaExceeded) as err:
         reason = _reason(err)
         result['failed'][uuid] = reason
         if record is None:
-            record = V.record_unheld(context, _spec(arq, profile), reason)
+            record = V.record_unheld(context, _spec(arq, profile, names), reason)
             LOG.error('ARQ %s of instance %s on %s is bound but its vGPU does not fit; '
                       'recorded as vGPU %s in ERROR, retried every pass: %s', uuid,
                       arq['instance_uuid'], arq['hostname'], record['uuid'], reason)
@@ -145,12 +192,14 @@ def _bind_one(context, claimer, arq, profile, record, result, held=None) -> dict
     return vgpu
 
 
-def reconcile(context, conf, arqs, claimer, prepare, release) -> dict:
+def reconcile(context, conf, arqs, claimer, prepare, release, names=_no_names) -> dict:
     """One pass over Cyborg's ARQ list ``arqs``.
 
     :param claimer: has ``claim(context, spec)`` (pooling.claims.ClaimService).
     :param prepare: called with a new vGPU's uuid (the conductor drives it to ACTIVE).
     :param release: called with the uuid of a vGPU moved to RELEASING.
+    :param names: ``names(instance uuid)`` → its server's name, or None when Nova cannot
+        tell (pooling.cyborg.nova.ServerNames); the instance uuid stands in.
     :returns: {'bound': [vGPU uuids], 'released': [vGPU uuids], 'failed': {arq: reason},
         'unbound': {arq: {instance, host, vgpu}}} where ``unbound`` are the
         bound ARQs that hold no capacity (their unbound record is ``vgpu``).
@@ -161,19 +210,21 @@ def reconcile(context, conf, arqs, claimer, prepare, release) -> dict:
     bound = {a['uuid']: a for a in arqs
              if (a.get('device_profile_name') or '').startswith(prefix)
              and a.get('state') == 'Bound' and a.get('instance_uuid') and a.get('hostname')}
-    ours = _ours(context)
+    ours = _ours(context, bound)
     held = holds.by_key(context) if conf.cyborg.held_slots_per_profile else {}
     result = {'bound': [], 'released': [], 'failed': {}, 'unbound': {}}
     for uuid, arq in sorted(bound.items()):
         have = ours.get(uuid)
-        if have is not None and not is_unbound_record(have):
-            continue
+        if have is not None:
+            _rename(context, have, arq, names)
+            if not is_unbound_record(have):
+                continue
         profile = profiles.get(arq['device_profile_name'])
         if profile is None:
             result['failed'][uuid] = 'no pool profile for %s' % arq['device_profile_name']
             continue
         vgpu = _bind_one(context, claimer, arq, profile, have, result,
-                         held.get((arq['hostname'], profile['name'])))
+                         held.get((arq['hostname'], profile['name'])), names)
         if vgpu is not None:
             prepare(vgpu['uuid'])
     for arq_uuid, vgpu in sorted(ours.items()):

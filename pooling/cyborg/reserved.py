@@ -65,7 +65,7 @@ def held_by_instance(context) -> dict:
     out: dict = collections.defaultdict(collections.Counter)
     for v in vgpu_obj.list_vgpus(context):
         consumer = v['consumer'] or {}
-        if v['holds_capacity'] and naming.arq_of(v['name']) and consumer.get('id'):
+        if v['holds_capacity'] and naming.arq_link(v) and consumer.get('id'):
             out[(consumer.get('host'), v['profile'])][consumer['id']] += 1
     return out
 

@@ -97,7 +97,7 @@ def host_slots(context, conf, host: str) -> list[dict]:
     devices = {d['uuid']: d for d in device_obj.list_devices(context)}
     live = [v for v in vgpu_obj.list_vgpus(context)
             if v['state'] in LIVE and (v['consumer'] or {}).get('host') == host]
-    serving = [v for v in live if naming.arq_of(v['name'])]
+    serving = [v for v in live if naming.arq_link(v)]
     limit, hold = conf.cyborg.max_slots_per_profile, conf.cyborg.held_slots_per_profile
     model = claims.load_model(context)
     out = []

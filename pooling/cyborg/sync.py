@@ -4,7 +4,8 @@ Placement in step.
 pooling-conductor calls ``run_once(ctx, conf, conductor)`` every
 ``[cyborg] sync_interval`` seconds when ``[cyborg] enabled`` is true. A pass
 publishes the pool's profiles, turns bound ARQs into vGPUs and releases those
-whose ARQ went (``reconciler``), then sets the reserved inventory of our
+whose ARQ went (``reconciler``, naming vGPUs after their Nova servers:
+``nova``), then sets the reserved inventory of our
 deployables in Placement from the pool as it is after those claims and
 releases (``reserved``). Each step runs even when another fails, and an
 outage only logs: the next pass catches up, whatever restarted in between.
@@ -22,6 +23,7 @@ from pooling import claims
 from pooling.cyborg import client as cyborg_client
 from pooling.cyborg import holds
 from pooling.cyborg import leader as leader_lock
+from pooling.cyborg import nova as nova_client
 from pooling.cyborg import opts
 from pooling.cyborg import placement as placement_client
 from pooling.cyborg import publisher
@@ -41,7 +43,8 @@ def _cached(conf, key, factory):
     return _STATE[k]
 
 
-def run_once(ctx, conf, conductor=None, cyborg=None, claimer=None, placement=None) -> dict:
+def run_once(ctx, conf, conductor=None, cyborg=None, claimer=None, placement=None,
+             nova=None) -> dict:
     """One sync pass. ``conductor`` is the ConductorManager (prepare/release in-process);
     without it the conductor's RPC API is used.
 
@@ -56,6 +59,7 @@ def run_once(ctx, conf, conductor=None, cyborg=None, claimer=None, placement=Non
     claimer = claimer or _cached(conf, 'claims', lambda: claims.ClaimService(conf))
     placement = placement or _cached(conf, 'placement',
                                      lambda: placement_client.PlacementClient(conf))
+    nova = nova or _cached(conf, 'nova', lambda: nova_client.NovaClient(conf))
     cache = _cached(conf, 'providers', dict)
     leader = _cached(conf, 'leader', leader_lock.Leader)
     if conductor is not None:
@@ -74,7 +78,7 @@ def run_once(ctx, conf, conductor=None, cyborg=None, claimer=None, placement=Non
         except Exception as err:
             LOG.warning('Cannot tell whether this conductor runs the Cyborg sync: %s', err)
             return {'skipped': str(err)}
-        out = _pass(ctx, conf, cyborg, claimer, prepare, release)
+        out = _pass(ctx, conf, cyborg, claimer, prepare, release, nova)
         try:
             holder = None
             if conf.cyborg.held_slots_per_profile:
@@ -91,7 +95,7 @@ def run_once(ctx, conf, conductor=None, cyborg=None, claimer=None, placement=Non
         return out
 
 
-def _pass(ctx, conf, cyborg, claimer, prepare, release) -> dict:
+def _pass(ctx, conf, cyborg, claimer, prepare, release, nova) -> dict:
     out = {}
     try:
         out['published'] = publisher.sync(cyborg, conf.cyborg.profile_prefix,
@@ -103,7 +107,8 @@ def _pass(ctx, conf, cyborg, claimer, prepare, release) -> dict:
     except Exception as err:
         LOG.warning('Listing Cyborg ARQs failed (nothing released): %s', err)
         return out
-    out['arqs'] = reconciler.reconcile(ctx, conf, arqs, claimer, prepare, release)
+    out['arqs'] = reconciler.reconcile(ctx, conf, arqs, claimer, prepare, release,
+                                       nova_client.ServerNames(nova))
     return out
 
 

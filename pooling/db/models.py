@@ -104,7 +104,8 @@ class VGPU(Base):
     __tablename__ = 'vgpus'
     __table_args__ = (Index('vgpus_project_idx', 'project_id'),
                       Index('vgpus_state_idx', 'state'),
-                      Index('vgpus_consumer_idx', 'consumer_platform', 'consumer_id'))
+                      Index('vgpus_consumer_idx', 'consumer_platform', 'consumer_id'),
+                      Index('vgpus_cyborg_arq_idx', 'cyborg_arq'))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     uuid: Mapped[str] = mapped_column(String(36), unique=True)
     name: Mapped[str] = mapped_column(String(255), default='')
@@ -136,6 +137,8 @@ class VGPU(Base):
     conductor: Mapped[str | None] = mapped_column(String(255), nullable=True)
     # The link level a multi-card vGPU demanded (nvlink, pcie_switch, ...), 0005.
     link: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # The Cyborg ARQ a vGPU was made for (pooling.cyborg.reconciler), 0007.
+    cyborg_arq: Mapped[str | None] = mapped_column(String(36), nullable=True)
 
 
 class Slice(Base):

@@ -77,6 +77,7 @@ def _to_dict(v, slices) -> dict:
             'degraded_reason': v.get('degraded_reason') or '',
             'conductor': v.get('conductor'),
             'link': v.get('link'),
+            'cyborg_arq': v.get('cyborg_arq'),
             'created_at': base.iso(v['created_at']),
             'updated_at': base.iso(v['updated_at'])}
 
@@ -218,7 +219,7 @@ def _row(spec: dict, state: str, reason: str, holds_capacity: bool) -> dict:
         state_reason=reason, profile=spec.get('profile'), compute_milli=spec['compute_milli'],
         memory_mb=spec['memory_mb'], count=spec.get('count', 1),
         models=base.dumps(spec.get('models') or []), locality=spec['locality'],
-        isolation=spec.get('isolation'), link=spec.get('link'),
+        isolation=spec.get('isolation'), link=spec.get('link'), cyborg_arq=spec.get('cyborg_arq'),
         consumer_platform=consumer.get('platform'),
         consumer_host=consumer.get('host'), consumer_id=consumer.get('id'),
         attachment=(base.dumps({LOCATION: spec['consumer_location']})
@@ -303,7 +304,8 @@ def _take(session, assignment) -> None:
 @_retried
 @db_api.writer
 def adopt(context, uuid: str, expected_name: str, spec: dict) -> bool:
-    """Hand a live vGPU named ``expected_name`` over to ``spec``'s name, project and consumer.
+    """Hand a live vGPU named ``expected_name`` over to ``spec``'s name, project, consumer
+    and Cyborg ARQ.
 
     A compare-and-swap on the name, so two adopters never get the same vGPU;
     its slices, state and attachment stay (pooling.cyborg.holds).
@@ -315,8 +317,25 @@ def adopt(context, uuid: str, expected_name: str, spec: dict) -> bool:
                             _V.state.in_((SCHEDULED, PREPARING, ACTIVE)))
         .values(name=spec['name'], project_id=spec['project_id'],
                 user_id=spec.get('user_id') or '', consumer_platform=consumer.get('platform'),
-                consumer_host=consumer.get('host'), consumer_id=consumer.get('id')))
+                consumer_host=consumer.get('host'), consumer_id=consumer.get('id'),
+                cyborg_arq=spec.get('cyborg_arq')))
     return result.rowcount == 1
+
+
+@db_api.writer
+def link_arq(context, uuid: str, arq_uuid: str) -> bool:
+    """Record the Cyborg ARQ of a vGPU made before migration 0007 (the link was its name)."""
+    return context.session.connection().execute(
+        sa.update(_V).where(_V.uuid == uuid, _V.cyborg_arq.is_(None))
+        .values(cyborg_arq=arq_uuid)).rowcount == 1
+
+
+@db_api.writer
+def rename(context, uuid: str, expected_name: str, name: str) -> bool:
+    """Rename a vGPU still named ``expected_name`` (a compare-and-swap on the name)."""
+    return context.session.connection().execute(
+        sa.update(_V).where(_V.uuid == uuid, _V.name == expected_name, _V.state != DELETED)
+        .values(name=name)).rowcount == 1
 
 
 @_retried

@@ -13,8 +13,10 @@ from pooling_api.policies import vgpus as policies
 from pooling_api.schemas import common
 from pooling_api.schemas import vgpus as schemas
 
-# NOTE: the credential's hash never leaves the service, nor who drives the vGPU.
-_INTERNAL = ('compute_milli', 'holds_capacity', 'lease_token_sha256', 'conductor')
+# NOTE: the credential's hash never leaves the service, nor who drives the vGPU. The ARQ of
+# a vGPU Nova made is the pool's link to Cyborg; its consumer already names the instance.
+_INTERNAL = ('compute_milli', 'holds_capacity', 'lease_token_sha256', 'conductor',
+             'cyborg_arq')
 # Fields newer than 1.0 (lease, moves, degraded_reason: 1.3; link: 1.4), from the schema.
 _SINCE = common.fields_since(schemas.VGPU)
 

@@ -4,6 +4,8 @@ import json
 import os
 import tempfile
 
+from pooling import service as pooling_service
+from pooling.agent import capacity
 from tests.functional import fixtures
 
 
@@ -254,3 +256,25 @@ def test_hard_isolation_snaps_to_a_mig_shape(stack):
     assert attachment['plugin'] == 'mig'
     assert attachment['partition']['profile'] == '1g.10gb'
     assert attachment['partition']['uuid'].startswith('MIG-')
+
+
+def test_hosts_report_what_their_agent_measured_or_was_told(mysql_db):
+    # gpu-m sets neither [agent] cpu_milli nor ram_mb: it reports this machine (as the agent
+    # sees it); gpu-o has both set: the operator's values win.
+    s = fixtures.Stack(mysql_db.url, [('gpu-m', 'f', 'nvidia:A100-SXM4-80GB:81920:108:1')]).start()
+    try:
+        conf = s.agent_conf('gpu-o', 'f', '')
+        conf.set_override('cpu_milli', 1500, group='agent')
+        conf.set_override('ram_mb', 2048, group='agent')
+        svc = pooling_service.AgentService(conf, s.transport)
+        svc.start()
+        s.services['gpu-o'] = svc
+        s.wait_for(lambda: 'gpu-o' in {h['name'] for h in s.client.get('/v1/hosts').json[
+            'hosts']}, 'gpu-o to report')
+        hosts = {h['name']: h for h in s.client.get('/v1/hosts').json['hosts']}
+        measured = capacity.probe()
+        assert hosts['gpu-m']['cpu_milli'] == measured.cpu_milli > 0
+        assert hosts['gpu-m']['ram_mb'] == measured.ram_mb > 0
+        assert (hosts['gpu-o']['cpu_milli'], hosts['gpu-o']['ram_mb']) == (1500, 2048)
+    finally:
+        s.stop()

@@ -3,7 +3,9 @@
 # gunicorn on 127.0.0.1:6388 validating Keystone tokens, pooling-conductor and
 # one pooling-agent named like the Nova compute host (sim cards); the conductor
 # runs the Cyborg sync ([cyborg] enabled) and keeps the reserved inventory of
-# our deployables in Placement ([placement], the pooling service user). On MariaDB
+# our deployables in Placement ([placement], the pooling service user), naming the
+# vGPU of a Nova server after it ([nova]: the pooling user, admin, reads servers of
+# every project). On MariaDB
 # database e2e_pooling and RabbitMQ vhost e2e; and Nova's metadata API on 8775
 # with our vendordata target. Processes run from the project's venv; pids go
 # where unstack.sh finds them.
@@ -64,6 +66,8 @@ held_slots_per_profile = ${E2E_HELD_SLOTS:-0}
 EOC
   auth cyborg pooling | tail -n +2
   auth placement pooling
+  auth nova pooling
+  echo "timeout = 5"
   auth keystone_authtoken pooling
   echo "www_authenticate_uri = http://127.0.0.1:5000/v3"
 } > "$C"

@@ -149,6 +149,10 @@ def test_pooled_vgpu_server_life(admin, demo, profiles, flavors):
             v for v in _vgpus_of(admin, srv['id']) if v['state'] == 'ACTIVE'], timeout=60)
         assert vgpu['consumer'] == {'platform': 'nova', 'host': cloud.HOST, 'id': srv['id']}
         assert vgpu['project_id'] == demo.project_id and vgpu['profile'] == name
+        # named after the tenant's server (the pool asked Nova with its [nova] options), and
+        # found by that name in her own list
+        assert vgpu['name'] == 'vm-' + RUN
+        assert demo.get('accelerator-pool', '/v1/vgpus/vm-' + RUN)['uuid'] == vgpu['uuid']
         device = vgpu['slices'][0]['device_uuid']
         assert _free(admin)[device] == {
             'compute_percent': before_free[device]['compute_percent'] - 25,
@@ -322,7 +326,7 @@ def test_held_slots_make_every_bind_fit(admin, demo, profiles, flavors):
         [vgpu] = cloud.wait_for('the held vGPU adopted by %s' % srv['id'],
                                 lambda: _vgpus_of(admin, srv['id']), timeout=PASS)
         assert vgpu['uuid'] == hold['uuid'] and vgpu['state'] == 'ACTIVE'
-        assert vgpu['project_id'] == demo.project_id
+        assert vgpu['project_id'] == demo.project_id and vgpu['name'] == 'held-' + RUN
         assert _free(admin) == pool_before  # adopted, not claimed
 
         cloud.wait_for('nothing more offered', lambda: free() == 0, timeout=PASS)

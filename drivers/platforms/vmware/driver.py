@@ -78,6 +78,21 @@ def _cards(host) -> list[_Card]:
             if g.pciId in pci or 'nvidia' in (g.vendorName or '').lower()]
 
 
+def _capacity(host) -> dict[str, int]:
+    """The ESXi host's logical CPUs x 1000 and RAM in MiB, from its hardware summary.
+
+    One small read per host and discovery; empty (0: not tracked) where vCenter does not say,
+    e.g. for a disconnected host.
+    """
+    try:
+        hw = host.summary.hardware
+        return {'cpu_milli': int(hw.numCpuThreads or hw.numCpuCores or 0) * 1000,
+                'ram_mb': int(hw.memorySize or 0) // (1024 * 1024)}
+    except Exception as exc:  # a vmodl fault or a missing summary: the cards matter more
+        LOG.debug('No hardware summary for ESXi host %s: %s', getattr(host, 'name', '?'), exc)
+        return {}
+
+
 def _brief(described: dict[str, Any]) -> str:
     return ' '.join(str(described.get(k)) for k in ('kind', 'profile', 'pci', 'label')
                     if described.get(k))
@@ -227,7 +242,7 @@ class VmwarePlatform(base.PlatformDriver):
                         health_reason=reason, isolation=('hard',), index=index))
                     offered[card.uuid] = self._shapes(host, card)
                 found.append(base.DiscoveredHost(name=host.name, devices=tuple(devices),
-                                                 profiles=offered))
+                                                 profiles=offered, **_capacity(host)))
         return found
 
     def close(self) -> None:

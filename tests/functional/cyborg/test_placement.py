@@ -120,7 +120,7 @@ def test_placement_follows_the_pool_and_a_bind_that_slips_through_holds_nothing(
     for _ in range(2):
         out = run()
         [record] = [v for v in c.get('/v1/vgpus?all_projects=true').json['vgpus']
-                    if v['name'] == 'cyborg-arq-' + arq2['uuid']]
+                    if v['name'] == inst2]
         assert out['arqs']['bound'] == []
         assert out['arqs']['unbound'] == {arq2['uuid']: {
             'instance': inst2, 'host': 'gpu-a', 'vgpu': record['uuid']}}
@@ -257,7 +257,7 @@ def test_held_slots_make_every_bind_fit(stack, placement):
     out = run()
     assert out['arqs']['bound'] == [hold['uuid']] and out['arqs']['unbound'] == {}
     vgpu = c.get('/v1/vgpus/' + hold['uuid']).json
-    assert vgpu['name'] == 'cyborg-arq-' + arq['uuid']
+    assert vgpu['name'] == inst  # Nova is not configured here: its instance uuid
     assert vgpu['project_id'] == arq['project_id'] and vgpu['state'] == 'ACTIVE'
     assert vgpu['consumer'] == {'platform': 'nova', 'host': 'gpu-a', 'id': inst}
     assert {d['uuid']: d['free'] for d in c.get('/v1/devices').json['devices']} == (

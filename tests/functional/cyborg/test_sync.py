@@ -74,13 +74,14 @@ def test_slots_publish_bind_vendordata_release(stack):
     cyborg.arqs = [remote, pinned, dict(_arq('pool-quarter', 'cpu-1'), state='Initial')]
     out = sync.run_once(ctx, conf, conductor=conductor, cyborg=cyborg)
     assert len(out['arqs']['bound']) == 2 and out['arqs']['failed'] == {}
+    # Nova is not configured here: each vGPU is named after its instance.
     vgpus = {v['name']: v for v in c.get('/v1/vgpus?all_projects=true').json['vgpus']}
-    v_remote = stack.wait_state(vgpus['cyborg-arq-' + remote['uuid']]['uuid'], ('ACTIVE',))
+    v_remote = stack.wait_state(vgpus[remote['instance_uuid']]['uuid'], ('ACTIVE',))
     assert v_remote['consumer'] == {'platform': 'nova', 'host': 'cpu-1',
                                     'id': remote['instance_uuid']}
     assert v_remote['project_id'] == remote['project_id']
     assert v_remote['slices'][0]['host'] == 'gpu-a' and v_remote['attachment']['remote']
-    v_whole = vgpus['cyborg-arq-' + pinned['uuid']]
+    v_whole = vgpus[pinned['instance_uuid']]
     assert v_whole['slices'][0]['device_uuid'] == whole_handle['pool_device']
     assert sync.run_once(ctx, conf, conductor=conductor, cyborg=cyborg)['arqs']['bound'] == []
     # The whole card is gone from the quarter slots (3 free left on the other card);

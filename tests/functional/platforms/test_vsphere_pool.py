@@ -9,6 +9,7 @@ import types
 
 import pytest
 from pyVim import task as vim_task
+from pyVmomi import vim
 
 from pooling import claims
 from pooling import conf as pooling_conf
@@ -128,6 +129,13 @@ def test_the_vcenter_agent_enters_its_esxi_hosts_and_serves_their_cards(
         stack.wait_for(lambda: 'DC0_C0_H0' in hosts(), 'the ESXi host in the pool')
         esx = hosts()['DC0_C0_H0']
         assert (esx['device_count'], esx['state'], esx['pool']) == (2, 'up', hosts()['vc1']['pool'])
+        # the ESXi host's own CPU and RAM (its hardware summary), not the vCenter agent's machine
+        content = test_vmware._si(sim).RetrieveContent()
+        view = content.viewManager.CreateContainerView(content.rootFolder, [vim.HostSystem], True)
+        summary = next(h for h in view.view if h.name == 'DC0_C0_H0').summary.hardware
+        assert (esx['cpu_milli'], esx['ram_mb']) == (
+            summary.numCpuThreads * 1000, summary.memorySize // 2**20)
+        assert esx['cpu_milli'] > 0 and esx['ram_mb'] > 0
         cards = stack.client.get('/v1/devices?host=DC0_C0_H0').json['devices']
         assert [c['pci_address'] for c in cards] == ['0000:41:00.0', '0000:42:00.0']
 

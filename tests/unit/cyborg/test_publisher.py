@@ -69,11 +69,13 @@ def test_published_field_only_when_cyborg_is_known():
 
 def test_list_opts_has_the_groups_and_keystoneauth_options():
     groups = dict(opts.list_opts())
-    assert set(groups) == {'cyborg', 'placement'}
+    assert set(groups) == {'cyborg', 'placement', 'nova'}
     names = {o.dest for o in groups['cyborg']}
     assert {'enabled', 'profile_prefix', 'auth_type', 'service_type', 'timeout'} <= names
     assert {'auth_type', 'service_type', 'endpoint_override'} <= {
         o.dest for o in groups['placement']}
     conf = _conf(True)
     assert conf.placement.service_type == 'placement'
+    assert conf.nova.service_type == 'compute'
+    assert {'auth_type', 'endpoint_override', 'timeout'} <= {o.dest for o in groups['nova']}
     assert conf.cyborg.sync_interval == 5
