@@ -1,6 +1,7 @@
 """bench.remote: a tiny run writes the JSON keys the issue names and a PNG."""
 
 import json
+import os
 
 from bench import remote
 
@@ -16,7 +17,7 @@ def test_tiny_run_writes_ratio_and_added_latency(tmp_path):
     assert result['cpu_s_per_gib']['gateway'] > 0
     assert png.exists() and png.stat().st_size > 1000
     bound = result['cpu_bound']
-    # The TLS-only bound adds only the crypto to the direct path: never above direct, and (with
-    # every copy and relay of the real gateway on top) never below what the gateway measured.
+    # The TLS-only bound adds the crypto to the direct path's own stages: never above direct.
+    # (Not compared with the gateway's: the two are measured apart, and load moves each.)
     assert 0 < bound['tls_only_ratio_core_per_stage'] <= 1
-    assert bound['tls_only']['core_per_stage_MBps'] >= bound['gateway']['core_per_stage_MBps']
+    assert 0 < bound[f'tls_only_ratio_{os.cpu_count() or 1}_cores'] <= 1
