@@ -127,6 +127,9 @@ class VmwarePlatform(base.PlatformDriver):
             vm = vc.find_vm(request.consumer.id)
             record = vm_mod.markers(vm).get(request.vgpu_uuid)
             if record and record.get('phase') == 'done':
+                if record.get('mode') == 'remote' and self._stale_lease(vm, request):
+                    # Failover moved the slices: the guest must read the new endpoints.
+                    return self._attach_remote(vc, vm, request)
                 return self._attachment(request, record)
             if record:
                 # A previous attach stopped between its two steps: finish from the VM.
@@ -351,6 +354,16 @@ class VmwarePlatform(base.PlatformDriver):
         LOG.info('vGPU %s: lease written to VM %s guestinfo', request.vgpu_uuid,
                  request.consumer.id)
         return self._attachment(request, record)
+
+    @staticmethod
+    def _stale_lease(vm, request) -> bool:
+        """Whether the VM's guestinfo holds another lease document than ``request``'s."""
+        import json
+        if request.remote is None:
+            return False
+        key = vm_mod.GUESTINFO + 'vgpu.' + request.vgpu_uuid
+        written = vm_mod.extra_config(vm).get(key)
+        return written != json.dumps(dict(request.remote.document), sort_keys=True)
 
     def _finish(self, vc, vm, request, record) -> base.PlatformAttachment:
         """Second step of a local attach: record the keys vSphere gave the new devices."""

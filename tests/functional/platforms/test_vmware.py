@@ -41,10 +41,10 @@ def _vgpus(vm):
 
 
 def _request(vm, card, memory_mb=8192, compute_milli=200, profile=None, host=None, remote=None,
-             vcenter='vc1'):
+             vcenter='vc1', vgpu_uuid=None):
     """An ACTIVE vGPU dict with one slice on ``card`` of ``host`` (default: the VM's host)."""
     vgpu = {
-        'uuid': str(uuid.uuid4()), 'project_id': 'p1', 'profile': profile,
+        'uuid': vgpu_uuid or str(uuid.uuid4()), 'project_id': 'p1', 'profile': profile,
         'compute_milli': compute_milli, 'memory_mb': memory_mb, 'isolation': 'hard',
         'consumer': {'platform': 'vmware', 'host': vcenter, 'id': vm._moId},
         'slices': [{'index': 0, 'device_uuid': card, 'host': host or vm.runtime.host.name,
@@ -163,6 +163,27 @@ def test_remote_vgpu_goes_to_the_guest_through_guestinfo(vcsim):
     assert config['guestinfo.pooling.vgpus'] == request.vgpu_uuid
     assert _vgpus(_vm(vcsim, 'DC0_C0_RP0_VM0')) == []
     assert attachment.details['mode'] == 'remote'
+    driver.detach(request, attachment)
+    config = vmware.vm_mod.extra_config(_vm(vcsim, 'DC0_C0_RP0_VM0'))
+    assert not any(k.startswith(('guestinfo.pooling', 'pooling.')) for k in config)
+
+
+def test_a_moved_remote_vgpu_rewrites_the_guest_lease(vcsim):
+    # Failover re-places a remote vGPU and issues its lease anew: attaching again must give
+    # the guest the new endpoints, not keep the document of the dead host.
+    driver = vmware.VmwarePlatform(vcsim.options())
+    vm = _vm(vcsim, 'DC0_C0_RP0_VM0')
+    vgpu = str(uuid.uuid4())
+    first = {'protocol': 'sim', 'endpoints': ['gpu-a:14833'], 'token': 'tok-1'}
+    driver.attach(_request(vm, str(uuid.uuid4()), host='gpu-a', remote=first, vgpu_uuid=vgpu))
+    moved = {'protocol': 'sim', 'endpoints': ['gpu-b:14833'], 'token': 'tok-2'}
+    request = _request(_vm(vcsim, 'DC0_C0_RP0_VM0'), str(uuid.uuid4()), host='gpu-b',
+                       remote=moved, vgpu_uuid=vgpu)
+    attachment = driver.attach(request)
+    config = vmware.vm_mod.extra_config(_vm(vcsim, 'DC0_C0_RP0_VM0'))
+    assert json.loads(config['guestinfo.pooling.vgpu.' + vgpu]) == moved
+    assert config['guestinfo.pooling.vgpus'] == vgpu
+    assert driver.attach(request).details == attachment.details  # unchanged: no rewrite
     driver.detach(request, attachment)
     config = vmware.vm_mod.extra_config(_vm(vcsim, 'DC0_C0_RP0_VM0'))
     assert not any(k.startswith(('guestinfo.pooling', 'pooling.')) for k in config)
