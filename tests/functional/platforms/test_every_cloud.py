@@ -5,12 +5,15 @@ each platform:
 
 * **Nova** -- the route a Nova server's accelerator takes, with Cyborg and Nova played by the
   in-memory stand-in of tests/functional/cyborg/fakes.py (the real ones run in tests/openstack,
-  too slow for this stage): the pool's Cyborg sync (``sync.run_once``, the conductor's pass)
-  publishes the profile as a device profile, the slots view (``GET /v1/slots?host=``, what our
-  Cyborg driver reports to Placement) offers it on the card's host, the stand-in binds an ARQ
-  for a server there, the pass turns the bound ARQ into the vGPU, and Nova's vendordata
-  request (``POST /v1/vendordata``, as Nova's metadata service sends it) answers it for the
-  instance; deleting the server deletes the ARQ and the next pass releases the vGPU;
+  too slow for this stage): the pool's Cyborg sync (``sync.run_once``, the pass the conductor
+  runs, called here with the running conductor) publishes the profile as a device profile, the
+  slots view (``GET /v1/slots?host=``, what our Cyborg driver reports to Placement) offers it on
+  the card's host, the stand-in binds an ARQ for a server there, the pass turns the bound ARQ
+  into the vGPU, and Nova's vendordata request (``POST /v1/vendordata``, as Nova's metadata
+  service sends it) answers it for the instance; deleting the server deletes the ARQ and the
+  next pass releases the vGPU. There is no Placement here: Nova's scheduling is the test
+  reading the slots view, and the pass's Placement step only logs that it cannot reach one
+  (tests/functional/cyborg/test_placement.py runs it against a real Placement);
 * **a container** -- the agent's ``cdi`` driver writes its CDI spec and podman runs a container
   with it (where podman, runc and root are there: tests/functional/platforms/podman_rig.py);
 * **a Kubernetes pod** -- the fake kubelet (the real gRPC peer) calls NodePrepareResources on our
