@@ -103,6 +103,8 @@ class LibvirtPlatform(base.PlatformDriver):
             dom = self._domain(request.consumer.id)
             record = self._records(dom).get(request.vgpu_uuid)
             if record:
+                if record.get('mode') == 'remote':
+                    self._refresh_lease(dom, request, record)
                 return self._attachment(request, record)
             local = all(s.host == request.consumer.host for s in request.slices)
             if local:
@@ -292,6 +294,23 @@ class LibvirtPlatform(base.PlatformDriver):
                                                       sort_keys=True)})
         return {'mode': 'remote', 'devices': [], 'fwcfg': [entry],
                 'next_boot': bool(dom.isActive())}
+
+    def _refresh_lease(self, dom, request, record) -> None:
+        """Write the request's lease over the domain's when it carries a credential and differs.
+
+        The periodic sync hands over vGPUs without their credential: when its repair ran before
+        the conductor's attach, the domain holds a lease without one. A lease without a
+        credential never replaces one.
+        """
+        entry = dom_mod.fwcfg_name(request.vgpu_uuid)
+        if request.remote is None or not request.remote.token or record.get('fwcfg') != [entry]:
+            return
+        value = json.dumps(dict(request.remote.document), sort_keys=True)
+        xml = dom.XMLDesc(_libvirt().VIR_DOMAIN_XML_INACTIVE)
+        if dom_mod.fwcfg_entries(xml).get(entry) != value:
+            self._redefine(dom, fwcfg={entry: value})
+            LOG.info('vGPU %s: lease with its credential written to domain %s',
+                     request.vgpu_uuid, dom.name())
 
     def _move_lease(self, dom, vgpu_uuid: str, record: dict) -> list[str]:
         """Move a lease recorded under another name to ``fwcfg_name``; returns the old names.

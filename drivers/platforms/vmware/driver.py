@@ -106,6 +106,8 @@ class VmwarePlatform(base.PlatformDriver):
             vm = vc.find_vm(request.consumer.id)
             record = vm_mod.markers(vm).get(request.vgpu_uuid)
             if record and record.get('phase') == 'done':
+                if record.get('mode') == 'remote':
+                    self._refresh_lease(vc, vm, request)
                 return self._attachment(request, record)
             if record:
                 # A previous attach stopped between its two steps: finish from the VM.
@@ -312,6 +314,28 @@ class VmwarePlatform(base.PlatformDriver):
         LOG.info('vGPU %s: lease written to VM %s guestinfo', request.vgpu_uuid,
                  request.consumer.id)
         return self._attachment(request, record)
+
+    def _refresh_lease(self, vc, vm, request) -> None:
+        """Write the request's lease over the VM's when it carries a credential and differs.
+
+        The periodic sync hands over vGPUs without their credential (the pool keeps only its
+        hash): when its repair ran before the conductor's attach, the VM holds a lease without
+        one, and the attach that brings it must not stop at "already attached". A lease without
+        a credential never replaces one.
+        """
+        import json
+        if request.remote is None or not request.remote.token:
+            return
+        key = vm_mod.GUESTINFO + 'vgpu.' + request.vgpu_uuid
+        value = json.dumps(dict(request.remote.document), sort_keys=True)
+        if vm_mod.extra_config(vm).get(key) == value:
+            return
+        from pyVmomi import vim
+        vc.reconfigure(vm, vim.vm.ConfigSpec(extraConfig=[vm_mod.option(key, value)]),
+                       f'writing the lease of vGPU {request.vgpu_uuid} to VM '
+                       f'{request.consumer.id}')
+        LOG.info('vGPU %s: lease with its credential written to VM %s guestinfo',
+                 request.vgpu_uuid, request.consumer.id)
 
     def _finish(self, vc, vm, request, record) -> base.PlatformAttachment:
         """Second step of a local attach: record the keys vSphere gave the new devices."""

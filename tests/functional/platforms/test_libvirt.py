@@ -218,6 +218,28 @@ def test_reconcile_moves_a_lease_from_a_name_qemu_refuses(driver):
     assert 'fwcfg' not in _xml(dom)
 
 
+def test_the_lease_with_its_credential_wins_over_a_repair_without_one(driver):
+    """The periodic sync knows no credential: its repair may come first, the attach second."""
+    dom = _dom(driver)
+    lease = {'protocol': 'sim', 'endpoints': ['gpu-a:1'], 'token': 't'}
+    attach = _request(host='gpu-a', remote=lease)
+    without = {k: v for k, v in lease.items() if k != 'token'}  # what the pool keeps
+    synced = dataclasses.replace(attach, remote=base.RemoteLease.from_dict(without))
+    name = dom_mod.fwcfg_name(attach.vgpu_uuid)
+
+    def seen():
+        return json.loads(dom_mod.fwcfg_entries(_xml(dom))[name])
+
+    assert [d.action for d in driver.reconcile([synced])] == ['repaired']
+    assert seen() == without
+    driver.attach(attach)
+    assert seen() == lease
+    driver.attach(synced)  # a later repair without the credential leaves it
+    assert driver.reconcile([synced]) == [] and seen() == lease
+    driver.detach(attach)
+    assert 'fwcfg' not in _xml(dom)
+
+
 def test_a_type_the_card_lacks_is_refused(driver, kernel):
     _dom(driver)
     driver.type_map = {'gold': 'nvidia-999'}
