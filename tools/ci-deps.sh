@@ -14,6 +14,9 @@
 #                               built once by tools/build-vcsim.sh into .cache/vcsim
 #   libvirt-dev pkg-config gcc  libvirt's test driver for the libvirt tests: tools/venv.sh builds
 #                               libvirt-python against it when it is present
+#   qemu-system-x86             QEMU itself, started paused for a moment, checks that it accepts
+#                               the firmware config entries the libvirt driver writes (the test
+#                               driver takes any; QEMU refuses names over 55 characters)
 #   nginx-light                 tests/functional/test_slow_bodies.py runs pooling-api behind
 #                               etc/pooling/nginx/pooling-api.conf (the documented deployment)
 #   chromium chromium-driver    the dashboard's headless browser tests (tests/dashboard/
@@ -31,7 +34,7 @@ PACKAGES=(
     podman runc busybox-static
     golang-github-container-orchestrated-devices-container-device-interface-dev
     # vmware (vCenter simulator) and libvirt (test driver)
-    golang-go golang-github-vmware-govmomi-dev libvirt-dev pkg-config gcc
+    golang-go golang-github-vmware-govmomi-dev libvirt-dev pkg-config gcc qemu-system-x86
     # the API behind its documented buffering front end
     nginx-light
     # remote data plane: namespaces

@@ -5,7 +5,10 @@ keeps ``ua-`` aliases in the persistent XML), so release finds exactly the pool'
 else was made (the mdev or VF type, a lease) is recorded as JSON in the domain's
 ``<metadata>`` under our namespace. Remote vGPUs reach the guest as a QEMU firmware config entry
 (``<sysinfo type='fwcfg'>``, read in the guest from
-``/sys/firmware/qemu_fw_cfg/by_name/opt/org.openstack.pooling/<uuid>/raw``).
+``/sys/firmware/qemu_fw_cfg/by_name/opt/org.openstack/<uuid>/raw``). QEMU refuses to start a
+domain with an entry name over 55 characters, so the name is ``opt/org.openstack/`` and the
+vGPU uuid (54); releases before this one wrote ``opt/org.openstack.pooling/<uuid>`` (62), which
+the driver's reconcile moves.
 """
 
 from __future__ import annotations
@@ -16,7 +19,22 @@ from xml.etree import ElementTree as ET
 
 NAMESPACE = 'https://pooling.openstack.org/xmlns/libvirt/1'
 META_KEY = 'vgpus'
-FWCFG_PREFIX = 'opt/org.openstack.pooling/'
+FWCFG_PREFIX = 'opt/org.openstack/'
+#: The longest fw_cfg name QEMU accepts (``-fw_cfg name=...``: "name too long (max. 55 char)").
+FWCFG_NAME_MAX = 55
+
+
+def fwcfg_name(vgpu_uuid: str) -> str | None:
+    """The firmware config entry of a remote vGPU's lease; None when it would be too long."""
+    name = FWCFG_PREFIX + vgpu_uuid
+    return name if len(name) <= FWCFG_NAME_MAX else None
+
+
+def fwcfg_entries(xml: str) -> dict[str, str]:
+    """``{name: value}`` of the domain's firmware config entries given inline."""
+    return {e.get('name'): e.text or ''
+            for e in ET.fromstring(xml).iterfind("sysinfo[@type='fwcfg']/entry")
+            if e.get('name') and e.get('file') is None}
 
 
 def alias(vgpu_uuid: str, index: int) -> str:

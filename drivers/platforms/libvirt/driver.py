@@ -10,9 +10,12 @@ A vGPU whose consumer is ``{platform: libvirt, host: <this host>, id: <domain uu
   (checked by libvirt's own parser); a running one is hot-plugged (live and config), and when
   the hypervisor cannot, it gets :class:`~pooling_drivers.platforms.base.ConsumerStateError`
   and nothing is left behind;
-* **remote**: no device; the lease goes into the domain's firmware config (``<sysinfo
-  type='fwcfg'>``), which the guest reads at boot (a running domain sees it after its next
-  boot; the attachment says so).
+* **remote**: no device; the lease goes into the domain's persistent firmware config
+  (``<sysinfo type='fwcfg'>``, entry ``opt/org.openstack/<vGPU uuid>``). QEMU reads it when it
+  starts, so a running domain sees it only after it is shut off and started again (a reboot
+  inside the guest keeps the same QEMU); the attachment says ``next_boot``. Neither libvirt nor
+  QEMU can change firmware config live: a running guest takes its lease from the pool's API
+  (``pooling run --vgpu``), doc/source/admin/libvirt.md.
 
 Release removes the pool's hostdevs (found by their ``ua-pooling-`` alias), then the vGPUs it
 made, then the lease; the record in the domain's metadata (:mod:`.domain`) lets it do so after a
@@ -100,6 +103,8 @@ class LibvirtPlatform(base.PlatformDriver):
             dom = self._domain(request.consumer.id)
             record = self._records(dom).get(request.vgpu_uuid)
             if record:
+                if record.get('mode') == 'remote':
+                    self._refresh_lease(dom, request, record)
                 return self._attachment(request, record)
             local = all(s.host == request.consumer.host for s in request.slices)
             if local:
@@ -164,6 +169,16 @@ class LibvirtPlatform(base.PlatformDriver):
                         drifts.append(base.Drift(uuid, f'domain {dom.name()} holds a released '
                                                        f'vGPU: {exc}'))
                     continue
+                try:
+                    moved = self._move_lease(dom, uuid, record)
+                except base.PlatformError as exc:
+                    drifts.append(base.Drift(uuid, f'domain {dom.name()} holds the lease under '
+                                                   f'a name QEMU refuses: {exc}'))
+                    moved = []
+                if moved:
+                    drifts.append(base.Drift(uuid, f'domain {dom.name()} holds the lease under '
+                                                   f'{", ".join(moved)}, a name QEMU refuses',
+                                             'repaired', dom_mod.fwcfg_name(uuid) or ''))
                 for item in record.get('devices') or ():
                     if item['alias'] not in present:
                         drifts.append(base.Drift(uuid, f'domain {dom.name()} lost hostdev '
@@ -270,11 +285,53 @@ class LibvirtPlatform(base.PlatformDriver):
 
     # Remote ---------------------------------------------------------------------
     def _attach_remote(self, dom, request) -> dict:
-        entry = dom_mod.FWCFG_PREFIX + request.vgpu_uuid
+        entry = dom_mod.fwcfg_name(request.vgpu_uuid)
+        if entry is None:
+            raise base.InvalidRequestError(
+                f'vGPU id {request.vgpu_uuid!r} makes a firmware config name longer than '
+                f'QEMU\'s {dom_mod.FWCFG_NAME_MAX} characters')
         self._redefine(dom, fwcfg={entry: json.dumps(dict(request.remote.document),
                                                       sort_keys=True)})
         return {'mode': 'remote', 'devices': [], 'fwcfg': [entry],
                 'next_boot': bool(dom.isActive())}
+
+    def _refresh_lease(self, dom, request, record) -> None:
+        """Write the request's lease over the domain's when it carries a credential and differs.
+
+        The periodic sync hands over vGPUs without their credential: when its repair ran before
+        the conductor's attach, the domain holds a lease without one. A lease without a
+        credential never replaces one.
+        """
+        entry = dom_mod.fwcfg_name(request.vgpu_uuid)
+        if request.remote is None or not request.remote.token or record.get('fwcfg') != [entry]:
+            return
+        value = json.dumps(dict(request.remote.document), sort_keys=True)
+        xml = dom.XMLDesc(_libvirt().VIR_DOMAIN_XML_INACTIVE)
+        if dom_mod.fwcfg_entries(xml).get(entry) != value:
+            self._redefine(dom, fwcfg={entry: value})
+            LOG.info('vGPU %s: lease with its credential written to domain %s',
+                     request.vgpu_uuid, dom.name())
+
+    def _move_lease(self, dom, vgpu_uuid: str, record: dict) -> list[str]:
+        """Move a lease recorded under another name to ``fwcfg_name``; returns the old names.
+
+        Releases before this one wrote names over QEMU's limit: such a domain does not start.
+        The lease moves as it is (a sync brings no credential to write it anew).
+        """
+        name = dom_mod.fwcfg_name(vgpu_uuid)
+        old = [e for e in record.get('fwcfg') or () if e != name]
+        if name is None or not old:
+            return []
+        values = dom_mod.fwcfg_entries(dom.XMLDesc(_libvirt().VIR_DOMAIN_XML_INACTIVE))
+        value = next((values[e] for e in old if e in values), None)
+        changes: dict[str, str | None] = {e: None for e in old}
+        if value is not None:
+            changes[name] = value
+        self._redefine(dom, fwcfg=changes)
+        self._save(dom, vgpu_uuid, dict(record, fwcfg=[name] if value is not None else []))
+        LOG.info('vGPU %s: lease in domain %s moved from %s to %s', vgpu_uuid, dom.name(),
+                 ', '.join(old), name)
+        return old
 
     # Shared ---------------------------------------------------------------------
     def _remove_devices(self, dom, vgpu_uuid, record, libvirt) -> None:

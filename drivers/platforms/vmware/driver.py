@@ -127,9 +127,8 @@ class VmwarePlatform(base.PlatformDriver):
             vm = vc.find_vm(request.consumer.id)
             record = vm_mod.markers(vm).get(request.vgpu_uuid)
             if record and record.get('phase') == 'done':
-                if record.get('mode') == 'remote' and self._stale_lease(vm, request):
-                    # Failover moved the slices: the guest must read the new endpoints.
-                    return self._attach_remote(vc, vm, request)
+                if record.get('mode') == 'remote':
+                    self._refresh_lease(vc, vm, request)
                 return self._attachment(request, record)
             if record:
                 # A previous attach stopped between its two steps: finish from the VM.
@@ -355,15 +354,27 @@ class VmwarePlatform(base.PlatformDriver):
                  request.consumer.id)
         return self._attachment(request, record)
 
-    @staticmethod
-    def _stale_lease(vm, request) -> bool:
-        """Whether the VM's guestinfo holds another lease document than ``request``'s."""
+    def _refresh_lease(self, vc, vm, request) -> None:
+        """Write the request's lease over the VM's when it carries a credential and differs.
+
+        The periodic sync hands over vGPUs without their credential (the pool keeps only its
+        hash): when its repair ran before the conductor's attach, the VM holds a lease without
+        one, and the attach that brings it must not stop at "already attached". A lease without
+        a credential never replaces one.
+        """
         import json
-        if request.remote is None:
-            return False
+        if request.remote is None or not request.remote.token:
+            return
         key = vm_mod.GUESTINFO + 'vgpu.' + request.vgpu_uuid
-        written = vm_mod.extra_config(vm).get(key)
-        return written != json.dumps(dict(request.remote.document), sort_keys=True)
+        value = json.dumps(dict(request.remote.document), sort_keys=True)
+        if vm_mod.extra_config(vm).get(key) == value:
+            return
+        from pyVmomi import vim
+        vc.reconfigure(vm, vim.vm.ConfigSpec(extraConfig=[vm_mod.option(key, value)]),
+                       f'writing the lease of vGPU {request.vgpu_uuid} to VM '
+                       f'{request.consumer.id}')
+        LOG.info('vGPU %s: lease with its credential written to VM %s guestinfo',
+                 request.vgpu_uuid, request.consumer.id)
 
     def _finish(self, vc, vm, request, record) -> base.PlatformAttachment:
         """Second step of a local attach: record the keys vSphere gave the new devices."""

@@ -19,8 +19,8 @@ from pooling.cyborg import opts
 from pooling.cyborg import sync
 from pooling.db import api as db_api
 from pooling.db import models
-from tests.functional.cyborg.test_sync import FakeCyborg
-from tests.functional.cyborg.test_sync import _arq
+from tests.functional.cyborg.fakes import FakeCyborg
+from tests.functional.cyborg.fakes import bound_arq as _arq
 
 
 class NovaStandIn:

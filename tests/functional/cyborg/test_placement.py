@@ -1,6 +1,6 @@
 """Placement kept in step with the pool, on a real pool and a real Placement (MariaDB).
 
-Cyborg is the in-memory stand-in of test_sync.py; the deployable and Nova's
+Cyborg is the in-memory stand-in of fakes.py; the deployable and Nova's
 claims are written into Placement the way Cyborg's conductor and Nova's
 scheduler write them (tests/openstack runs the real ones).
 """
@@ -11,8 +11,7 @@ from pooling import context as pooling_context
 from pooling.cyborg import opts
 from pooling.cyborg import placement as placement_client
 from pooling.cyborg import sync
-from tests.functional.cyborg.test_sync import FakeCyborg
-from tests.functional.cyborg.test_sync import _arq
+from tests.functional.cyborg import fakes
 
 RC = 'CUSTOM_POOL_QUARTER'
 RP_NAME = 'gpu-a_pool-quarter'
@@ -58,7 +57,7 @@ def test_placement_follows_the_pool_and_a_bind_that_slips_through_holds_nothing(
                                    'memory_mb': 20480, 'models': [MODEL]}).status_int == 201
     rp = _deployable(placement, 'gpu-a', 8)  # the driver's report: 2 A100s x 4 quarters
     ctx = pooling_context.get_admin_context()
-    cyborg = FakeCyborg()
+    cyborg = fakes.FakeCyborg()
     client = placement_client.PlacementClient(conf, adapter=placement.adapter)
 
     def run():
@@ -91,7 +90,7 @@ def test_placement_follows_the_pool_and_a_bind_that_slips_through_holds_nothing(
     assert _claim(placement, rp, inst1)
     assert run()['placement']['updated'] == {}
     assert _inventory(placement, rp)['free'] == 3
-    arq1 = dict(_arq('pool-quarter', 'gpu-a'), instance_uuid=inst1)
+    arq1 = dict(fakes.bound_arq('pool-quarter', 'gpu-a'), instance_uuid=inst1)
     cyborg.arqs = [arq1]
     out = run()
     [vgpu1] = out['arqs']['bound']
@@ -115,7 +114,7 @@ def test_placement_follows_the_pool_and_a_bind_that_slips_through_holds_nothing(
     assert _claim(placement, rp, inst2)
     rest = take(75, 61440, 'three-quarters-again')
     devices_before = {d['uuid']: d['free'] for d in c.get('/v1/devices').json['devices']}
-    arq2 = dict(_arq('pool-quarter', 'gpu-a'), instance_uuid=inst2)
+    arq2 = dict(fakes.bound_arq('pool-quarter', 'gpu-a'), instance_uuid=inst2)
     cyborg.arqs = [arq1, arq2]
     for _ in range(2):
         out = run()
@@ -178,8 +177,8 @@ def test_an_unbound_record_goes_when_its_arq_goes(stack, placement):
     c = stack.client
     assert c.post('/v1/profiles', {'name': 'huge', 'compute_percent': 100,
                                    'memory_mb': 163840, 'models': [MODEL]}).status_int == 201
-    cyborg = FakeCyborg()
-    arq = _arq('pool-huge', 'gpu-a')
+    cyborg = fakes.FakeCyborg()
+    arq = fakes.bound_arq('pool-huge', 'gpu-a')
     cyborg.arqs = [arq]
     ctx = pooling_context.get_admin_context()
     client = placement_client.PlacementClient(conf, adapter=placement.adapter)
@@ -211,7 +210,7 @@ def test_held_slots_make_every_bind_fit(stack, placement):
         placement.call('DELETE', '/resource_providers/' + old['uuid'])
     rp = _deployable(placement, 'gpu-a', 1)
     ctx = pooling_context.get_admin_context()
-    cyborg = FakeCyborg()
+    cyborg = fakes.FakeCyborg()
     client = placement_client.PlacementClient(conf, adapter=placement.adapter)
     conductor = stack.services['conductor'].endpoint
 
@@ -252,7 +251,7 @@ def test_held_slots_make_every_bind_fit(stack, placement):
     devices_before = {d['uuid']: d['free'] for d in c.get('/v1/devices').json['devices']}
 
     # The bind adopts the hold: no new claim, nothing unbound, the books unchanged.
-    arq = dict(_arq('pool-quarter', 'gpu-a'), instance_uuid=inst)
+    arq = dict(fakes.bound_arq('pool-quarter', 'gpu-a'), instance_uuid=inst)
     cyborg.arqs = [arq]
     out = run()
     assert out['arqs']['bound'] == [hold['uuid']] and out['arqs']['unbound'] == {}

@@ -1,38 +1,13 @@
 """The pool's Cyborg side on a real pool (MariaDB, RabbitMQ, sim agents): the slots view,
 publishing, bound ARQs becoming vGPUs, Nova's vendordata, and release when ARQs go.
 
-Cyborg itself is a small in-memory stand-in here; tests/openstack runs the real one.
+Cyborg itself is a small in-memory stand-in here (fakes.py); tests/openstack runs the real one.
 """
-
-import uuid
 
 from pooling import context as pooling_context
 from pooling.cyborg import opts
 from pooling.cyborg import sync
-
-
-class FakeCyborg:
-    def __init__(self):
-        self.profiles, self.arqs = {}, []
-
-    def list_device_profiles(self):
-        return list(self.profiles.values())
-
-    def create_device_profile(self, name, groups, description=''):
-        self.profiles[name] = {'name': name, 'uuid': str(uuid.uuid4()), 'groups': groups}
-
-    def delete_device_profile(self, uuid_):
-        self.profiles = {k: v for k, v in self.profiles.items() if v['uuid'] != uuid_}
-
-    def list_arqs(self):
-        return list(self.arqs)
-
-
-def _arq(profile, host, handle_type='TEST_PCI', info=None, project=None):
-    return {'uuid': str(uuid.uuid4()), 'state': 'Bound', 'device_profile_name': profile,
-            'hostname': host, 'instance_uuid': str(uuid.uuid4()),
-            'project_id': project or uuid.uuid4().hex, 'attach_handle_type': handle_type,
-            'attach_handle_info': info or {'pool_slot': 'x'}, 'device_rp_uuid': 'rp'}
+from tests.functional.cyborg import fakes
 
 
 def _by_profile(client, host):
@@ -64,14 +39,14 @@ def test_slots_publish_bind_vendordata_release(stack):
 
     ctx = pooling_context.get_admin_context()
     conductor = stack.services['conductor'].endpoint
-    cyborg = FakeCyborg()
+    cyborg = fakes.FakeCyborg()
     out = sync.run_once(ctx, conf, conductor=conductor, cyborg=cyborg)
     assert sorted(out['published']['created']) == ['pool-a100-whole', 'pool-quarter']
 
-    remote = _arq('pool-quarter', 'cpu-1')
+    remote = fakes.bound_arq('pool-quarter', 'cpu-1')
     whole_handle = gpu_a['a100-whole']['handles'][1]['info']
-    pinned = _arq('pool-a100-whole', 'gpu-a', 'PCI', whole_handle)
-    cyborg.arqs = [remote, pinned, dict(_arq('pool-quarter', 'cpu-1'), state='Initial')]
+    pinned = fakes.bound_arq('pool-a100-whole', 'gpu-a', 'PCI', whole_handle)
+    cyborg.arqs = [remote, pinned, dict(fakes.bound_arq('pool-quarter', 'cpu-1'), state='Initial')]
     out = sync.run_once(ctx, conf, conductor=conductor, cyborg=cyborg)
     assert len(out['arqs']['bound']) == 2 and out['arqs']['failed'] == {}
     # Nova is not configured here: each vGPU is named after its instance.
@@ -119,7 +94,7 @@ def test_nothing_released_when_cyborg_cannot_be_listed(stack):
     conf = opts.ensure(stack.conf)
     conf.set_override('enabled', True, group='cyborg')
 
-    class Down(FakeCyborg):
+    class Down(fakes.FakeCyborg):
         def list_arqs(self):
             raise RuntimeError('cyborg down')
 

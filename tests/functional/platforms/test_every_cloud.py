@@ -3,9 +3,17 @@
 The whole service runs (MariaDB, RabbitMQ, conductor, agents, API); around it, a stand-in for
 each platform:
 
-* **Nova** -- the vGPU the Cyborg reconciler records for a bound ARQ (consumer ``nova``); the
-  full Nova route runs in tests/openstack (too slow for this stage) and Cyborg's view of the
-  card is the slots API, checked here;
+* **Nova** -- the route a Nova server's accelerator takes, with Cyborg and Nova played by the
+  in-memory stand-in of tests/functional/cyborg/fakes.py (the real ones run in tests/openstack,
+  too slow for this stage): the pool's Cyborg sync (``sync.run_once``, the pass the conductor
+  runs, called here with the running conductor) publishes the profile as a device profile, the
+  slots view (``GET /v1/slots?host=``, what our Cyborg driver reports to Placement) offers it on
+  the card's host, the stand-in binds an ARQ for a server there, the pass turns the bound ARQ
+  into the vGPU, and Nova's vendordata request (``POST /v1/vendordata``, as Nova's metadata
+  service sends it) answers it for the instance; deleting the server deletes the ARQ and the
+  next pass releases the vGPU. There is no Placement here: Nova's scheduling is the test
+  reading the slots view, and the pass's Placement step only logs that it cannot reach one
+  (tests/functional/cyborg/test_placement.py runs it against a real Placement);
 * **a container** -- the agent's ``cdi`` driver writes its CDI spec and podman runs a container
   with it (where podman, runc and root are there: tests/functional/platforms/podman_rig.py);
 * **a Kubernetes pod** -- the fake kubelet (the real gRPC peer) calls NodePrepareResources on our
@@ -17,19 +25,31 @@ each platform:
 * **a libvirt domain** -- the card's agent runs the ``libvirt`` driver on libvirt's test driver
   and a fake kernel tree; the domain gets an mdev hostdev.
 
-Then ``/v1/usage`` (microversion 1.2) shows the card split by platform, one more vGPU is refused
-by every route, and releasing each consumer returns exactly its share.
+Then ``/v1/usage`` (microversion 1.2) and the real ``openstack accelerator pool usage
+--by-platform`` (a subprocess against the API served over HTTP) show the card split by platform;
+one more vGPU is refused by every route (for Nova: the slots view offers none, and an ARQ bound
+anyway -- Placement's inventory lags the pool -- is recorded as a vGPU in ERROR holding nothing);
+releasing each consumer returns exactly its share.
 """
 
 import json
 import os
+from pathlib import Path
+import shutil
+import subprocess
+import sys
 import tempfile
+import threading
 import uuid
+from wsgiref import simple_server
 
 import pytest
 
+from pooling import context as pooling_context
 from pooling.conf import libvirt as libvirt_conf
 from pooling.conf import vmware as vmware_conf
+from pooling.cyborg import opts as cyborg_opts
+from pooling.cyborg import sync as cyborg_sync
 from pooling_drivers.platforms import cdi
 from pooling_drivers.platforms.kubernetes import claims as k8s_claims
 from pooling_drivers.platforms.kubernetes import kubelet_plugin
@@ -37,6 +57,7 @@ from pooling_drivers.platforms.kubernetes import model as k8s_model
 from pooling_drivers.platforms.kubernetes import platform as k8s_platform
 from pooling_drivers.platforms.libvirt import domain as dom_mod
 from pooling_drivers.platforms.vmware import vm as vm_mod
+from tests.functional.cyborg import fakes as cyborg_fakes
 from tests.functional.platforms import podman_rig
 from tests.functional.platforms import test_cdi_agent
 from tests.functional.platforms import test_libvirt
@@ -52,6 +73,8 @@ MODEL = 'A100-PCIE-40GB'
 HOSTS = [('gpu-a', 'fab-1', f'nvidia:{MODEL}:40960:108:1'), ('vc1', 'fab-1', '')]
 V11 = {'OpenStack-API-Version': 'accelerator-pool 1.2'}
 FIFTH = {'compute_percent': 20.0, 'memory_mb': 8192}
+PLATFORMS = ('container', 'kubernetes', 'libvirt', 'nova', 'vmware')
+OPENSTACK = shutil.which('openstack', path=str(Path(sys.executable).parent)) or 'openstack'
 
 
 class EveryCloudStack(test_cdi_agent.CdiStack):
@@ -81,6 +104,63 @@ class EveryCloudStack(test_cdi_agent.CdiStack):
     def platform_driver(self, host, name):
         endpoint = self.services[host].extra_endpoints[0]
         return next(d for d in endpoint.drivers if d.name == name)
+
+
+class NovaByCyborg:
+    """Nova's route to the pool: Cyborg's stand-in, the pool's Cyborg sync pass, vendordata."""
+
+    def __init__(self, stack):
+        self.stack = stack
+        self.conf = cyborg_opts.ensure(stack.conf)
+        self.conf.set_override('enabled', True, group='cyborg')
+        self.cyborg = cyborg_fakes.FakeCyborg()
+        self.project = uuid.uuid4().hex
+
+    def sync(self) -> dict:
+        """One pass of the conductor's Cyborg sync (publish, reconcile ARQs)."""
+        return cyborg_sync.run_once(pooling_context.get_admin_context(), self.conf,
+                                    conductor=self.stack.services['conductor'].endpoint,
+                                    cyborg=self.cyborg)
+
+    def slot(self, host='gpu-a') -> dict:
+        """What our Cyborg driver reports for ``fifth`` on ``host``."""
+        resp = self.stack.client.get('/v1/slots?host=' + host)
+        assert resp.status_int == 200, resp.text
+        [slot] = [s for s in resp.json['slots'] if s['profile'] == 'fifth']
+        return slot
+
+    def vendordata(self, arq) -> dict:
+        """What Nova's metadata service gets for the server (DynamicJSON, service token)."""
+        body = {'project-id': arq['project_id'], 'instance-id': arq['instance_uuid'],
+                'image-id': str(uuid.uuid4()), 'user-data': None, 'hostname': 'vm-1',
+                'metadata': {}, 'boot-roles': 'member,reader'}
+        resp = self.stack.client.as_('service', 'service').post(
+            '/v1/vendordata', body, headers={'Accept': 'application/json'})
+        assert resp.status_int == 200, resp.text
+        return resp.json
+
+
+class QuietHandler(simple_server.WSGIRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def _cli_usage_by_platform(stack) -> list:
+    """``openstack accelerator pool usage --by-platform`` against the API over HTTP."""
+    httpd = simple_server.make_server('127.0.0.1', 0, stack.app, handler_class=QuietHandler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    env = {k: v for k, v in os.environ.items() if not k.startswith('OS_')}
+    try:
+        proc = subprocess.run(
+            [OPENSTACK, '--os-auth-type', 'none', '--os-endpoint',
+             'http://127.0.0.1:%d' % httpd.server_port, 'accelerator', 'pool', 'usage',
+             '--by-platform', '-f', 'json'], capture_output=True, text=True, env=env,
+            timeout=120)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
 
 
 class InProcessPool:
@@ -164,8 +244,40 @@ def test_one_card_serves_every_cloud_from_one_set_of_books(world):
     domain.destroy()  # shut off: the test driver cannot hot-plug
     vm = test_vmware._vm(sim, 'DC0_C0_RP0_VM0')
 
-    # Five consumers, five platforms, one card.
-    nova = _create(stack, 'nova', 'gpu-a', str(uuid.uuid4()))
+    # Five consumers, five platforms, one card. Nova's, the way a server's accelerator comes:
+    # the pool publishes the profile to Cyborg, our Cyborg driver offers it on gpu-a, Nova and
+    # Cyborg bind an ARQ there, the pool's pass turns the bound ARQ into the vGPU.
+    nova = NovaByCyborg(stack)
+    out = nova.sync()
+    assert out['published']['created'] == ['pool-fifth'] and out['arqs']['bound'] == []
+    assert nova.cyborg.profiles['pool-fifth']['groups'] == [
+        {'resources:CUSTOM_POOL_FIFTH': '1', 'trait:CUSTOM_POOLING': 'required'}]
+    offered = nova.slot()
+    assert (offered['total'], offered['in_use'], offered['local']) == (5, 0, 5)
+    assert (offered['device_profile'], offered['resource_class']) == ('pool-fifth',
+                                                                      'CUSTOM_POOL_FIFTH')
+    # NOTE: a fraction of a card: no PCI handle Nova attaches; the guest reads vendordata.
+    assert {h['type'] for h in offered['handles']} == {'TEST_PCI'}
+    arq = nova.cyborg.bind('pool-fifth', 'gpu-a', offered['handles'][0], nova.project)
+    [bound] = nova.sync()['arqs']['bound']
+    server = stack.wait_state(bound, ('ACTIVE',))
+    # No Nova to ask here: named after the instance (the server's name where Nova answers).
+    assert server['name'] == arq['instance_uuid'] and server['project_id'] == nova.project
+    assert server['consumer'] == {'platform': 'nova', 'host': 'gpu-a',
+                                  'id': arq['instance_uuid']}
+    assert (server['compute_percent'], server['memory_mb']) == (20.0, 8192)
+    assert nova.sync()['arqs']['bound'] == []  # one vGPU per ARQ, however many passes
+    seen = nova.vendordata(arq)
+    [listed] = seen['vgpus']
+    assert (listed['uuid'], listed['state'], listed['profile']) == (server['uuid'], 'ACTIVE',
+                                                                    'fifth')
+    assert [(s['host'], s['device_uuid'], s['compute_percent'], s['memory_mb'])
+            for s in listed['slices']] == [('gpu-a', card['uuid'], 20.0, 8192)]
+    # NOTE: what the code does today: the server is on the card's own host, so its slice is
+    # local and the guest gets no lease -- only the host's device nodes, which a VM cannot
+    # open, and Nova attaches no TEST_PCI handle. A server on another host of the fabric gets
+    # a lease here (tests/functional/cyborg/test_sync.py).
+    assert seen['leases'] == [] and listed['attachment']['remote'] is None
     container = _create(stack, 'container', 'gpu-a', 'web')
     # The kubelet plugin writes into the same spec dir as the agent's cdi driver, as on a node.
     k8s_dirs = stack.dirs('gpu-a')
@@ -214,15 +326,15 @@ def test_one_card_serves_every_cloud_from_one_set_of_books(world):
     # One set of books: the card is full, split by platform.
     entry = _usage(stack)
     assert entry['allocated'] == {'compute_percent': 100.0, 'memory_mb': 40960}
-    assert entry['by_platform'] == [
-        {'platform': p, 'vgpus': 1, **FIFTH}
-        for p in ('container', 'kubernetes', 'libvirt', 'nova', 'vmware')]
+    assert entry['by_platform'] == [{'platform': p, 'vgpus': 1, **FIFTH} for p in PLATFORMS]
+    rows = [r for r in _cli_usage_by_platform(stack) if r['Model'] == MODEL]
+    assert [(r['Pool'], r['Platform'], r['vGPUs'], r['Compute %'], r['Memory (MB)'])
+            for r in rows] == [(entry['pool'], p, 1, 20.0, 8192) for p in PLATFORMS]
     assert 'by_platform' not in stack.client.get('/v1/usage').json['usage'][0]  # 1.0
 
     # One more is refused everywhere it is asked (a VM that exists: an unknown one is a 400).
     other_vm = test_vmware._vm(sim, 'DC0_C0_RP0_VM1')._moId
-    for platform, host, ident in (('nova', 'gpu-a', str(uuid.uuid4())),
-                                  ('container', 'gpu-a', 'web-2'), ('vmware', 'vc1', other_vm),
+    for platform, host, ident in (('container', 'gpu-a', 'web-2'), ('vmware', 'vc1', other_vm),
                                   ('libvirt', 'gpu-a', str(uuid.uuid4()))):
         resp = stack.client.post('/v1/vgpus', {
             'profile': 'fifth', 'consumer': {'platform': platform, 'host': host, 'id': ident}})
@@ -230,18 +342,41 @@ def test_one_card_serves_every_cloud_from_one_set_of_books(world):
     other = ('default', str(uuid.uuid4()), 'train-2')
     assert 'the pool refused' in kubelet.prepare(k8s_model.DRIVER, [other]).claims[
         other[1]].error
-    [slot] = [s for s in stack.client.get('/v1/slots?host=gpu-a').json['slots']
-              if s['profile'] == 'fifth']
-    assert slot['total'] - slot['in_use'] == 0  # Cyborg/Placement: nothing left to offer
+    full = nova.slot()
+    assert (full['total'], full['in_use']) == (1, 1)  # Cyborg/Placement: nothing left to offer
+    # Placement's inventory lags the pool (Cyborg reports every 60 s), so Nova may still bind
+    # one: the pass refuses it and records it as a vGPU in ERROR that holds nothing.
+    late = nova.cyborg.bind('pool-fifth', 'gpu-a', offered['handles'][1], nova.project)
+    out = nova.sync()['arqs']
+    assert out['bound'] == [] and out['released'] == []
+    reason = out['failed'][late['uuid']]
+    assert reason.startswith('bound by Cyborg but no capacity: ')
+    record = stack.client.get('/v1/vgpus/' + out['unbound'][late['uuid']]['vgpu']).json
+    assert (record['state'], record['state_reason']) == ('ERROR', reason)
+    assert record['consumer'] == {'platform': 'nova', 'host': 'gpu-a',
+                                  'id': late['instance_uuid']}
+    assert [v['state'] for v in nova.vendordata(late)['vgpus']] == ['ERROR']
+    again = _usage(stack)
+    assert (again['allocated'], again['by_platform']) == (entry['allocated'],
+                                                          entry['by_platform'])
+    # The server that got nothing is deleted: its ARQ goes, and its record with it.
+    nova.cyborg.delete_server(late['instance_uuid'])
+    assert nova.sync()['arqs'] == {'bound': [], 'released': [], 'failed': {}, 'unbound': {}}
+    assert stack.client.get('/v1/vgpus/' + record['uuid']).json['state'] == 'DELETED'
 
     # Releasing each returns exactly its share, and its platform's artefact goes.
+    def delete_server():  # Nova deletes the server, Cyborg its ARQ; the next pass releases
+        nova.cyborg.delete_server(arq['instance_uuid'])
+        assert nova.sync()['arqs']['released'] == [server['uuid']]
+        stack.wait_state(server['uuid'], ('DELETED',))
+
     released = []
     steps = [('vmware', lambda: _release(stack, vsphere), lambda: key not in vm_config()),
              ('libvirt', lambda: _release(stack, kvm), lambda: alias not in hostdevs()),
              ('kubernetes', lambda: kubelet.unprepare(k8s_model.DRIVER, [claim]),
               lambda: not os.path.exists(pod_spec)),
              ('container', lambda: _release(stack, container), lambda: not os.path.exists(spec)),
-             ('nova', lambda: _release(stack, nova), lambda: True)]
+             ('nova', delete_server, lambda: nova.vendordata(arq)['vgpus'] == [])]
     for platform, release, gone in steps:
         before = _usage(stack)['allocated']
         release()
@@ -253,8 +388,9 @@ def test_one_card_serves_every_cloud_from_one_set_of_books(world):
             before['compute_percent'] - FIFTH['compute_percent'])
         released.append(platform)
         assert [p['platform'] for p in after['by_platform']] == sorted(
-            {'container', 'kubernetes', 'libvirt', 'nova', 'vmware'} - set(released))
+            set(PLATFORMS) - set(released))
         assert gone(), f'{platform} still holds its attachment'
     assert _usage(stack)['allocated'] == {'compute_percent': 0.0, 'memory_mb': 0}
+    assert (nova.slot()['total'], nova.slot()['in_use']) == (5, 0)
     kubelet.close()
     plugin.stop()

@@ -3,6 +3,10 @@ domain XML parser, node devices with ``mdev_types``) and a fake kernel vGPU tree
 (fake_kernel.py). libvirt-python comes from tools/ci-deps.sh (built against libvirt-dev).
 """
 
+import dataclasses
+import json
+import shutil
+import subprocess
 import textwrap
 import uuid
 
@@ -17,6 +21,7 @@ libvirt = pytest.importorskip('libvirt', reason='libvirt-python not installed (t
 
 DOMAIN = '6695eb01-f6a4-8304-79aa-97f2502e193f'
 HOST = 'kvm-1'
+QEMU = 'qemu-system-x86_64'
 
 
 def _node_file(tmp_path):
@@ -161,9 +166,77 @@ def test_remote_vgpu_goes_into_the_firmware_config(driver, kernel):
     attachment = driver.attach(request)
     xml = _xml(dom)
     assert "<sysinfo type='fwcfg'>" in xml
-    assert f'opt/org.openstack.pooling/{request.vgpu_uuid}' in xml
+    [(name, value)] = dom_mod.fwcfg_entries(xml).items()
+    assert name == f'opt/org.openstack/{request.vgpu_uuid}' and json.loads(value) == lease
+    assert len(name) <= 55  # QEMU: "name too long (max. 55 char)", and the domain won't start
     assert kernel.mdevs() == [] and dom_mod.hostdevs(xml) == {}
     driver.detach(request, attachment)
+    assert 'fwcfg' not in _xml(dom)
+
+
+@pytest.mark.skipif(not shutil.which(QEMU), reason=f'no {QEMU} here')
+def test_qemu_starts_with_the_firmware_config_we_write(driver, tmp_path):
+    """QEMU itself (paused, no disk) takes every fw_cfg entry as libvirt passes it."""
+    dom = _dom(driver)
+    for _ in range(2):
+        driver.attach(_request(host='gpu-a', remote={'protocol': 'sim', 'token': 't',
+                                                     'endpoints': ['gpu-a:1', 'gpu-b:2']}))
+    args = []
+    for name, value in dom_mod.fwcfg_entries(_xml(dom)).items():
+        # NOTE: libvirt doubles the commas of a -fw_cfg string for QEMU's option parser.
+        args += ['-fw_cfg', f'name={name},string={value.replace(",", ",,")}']
+    assert len(args) == 4
+    proc = subprocess.run([QEMU, '-machine', 'pc', '-accel', 'tcg', '-S', '-display', 'none',
+                           '-nodefaults', '-serial', 'none', '-monitor', 'stdio', *args],
+                          input='quit\n', capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_reconcile_moves_a_lease_from_a_name_qemu_refuses(driver):
+    dom = _dom(driver)
+    request = _request(host='gpu-a', remote={'protocol': 'sim', 'endpoints': ['gpu-a:1'],
+                                             'token': 't'})
+    driver.attach(request)
+    # As an earlier release wrote it: 62 characters, and the domain would not start.
+    old, new = f'opt/org.openstack.pooling/{request.vgpu_uuid}', dom_mod.fwcfg_name(
+        request.vgpu_uuid)
+    value = dom_mod.fwcfg_entries(_xml(dom))[new]
+    driver._connect().defineXML(dom_mod.edit(_xml(dom), fwcfg={new: None, old: value}))
+    driver._save(dom, request.vgpu_uuid, dict(driver._records(dom)[request.vgpu_uuid],
+                                              fwcfg=[old]))
+    # The sync brings the vGPU without its credential: the lease moves, it is not rewritten.
+    synced = dataclasses.replace(request, remote=dataclasses.replace(request.remote, token='',
+                                                                     document={}))
+
+    [drift] = driver.reconcile([synced])
+
+    assert (drift.vgpu_uuid, drift.action, drift.handle) == (request.vgpu_uuid, 'repaired', new)
+    assert dom_mod.fwcfg_entries(_xml(dom)) == {new: value}
+    assert driver._records(dom)[request.vgpu_uuid]['fwcfg'] == [new]
+    assert driver.reconcile([synced]) == []
+    driver.detach(request)
+    assert 'fwcfg' not in _xml(dom)
+
+
+def test_the_lease_with_its_credential_wins_over_a_repair_without_one(driver):
+    """The periodic sync knows no credential: its repair may come first, the attach second."""
+    dom = _dom(driver)
+    lease = {'protocol': 'sim', 'endpoints': ['gpu-a:1'], 'token': 't'}
+    attach = _request(host='gpu-a', remote=lease)
+    without = {k: v for k, v in lease.items() if k != 'token'}  # what the pool keeps
+    synced = dataclasses.replace(attach, remote=base.RemoteLease.from_dict(without))
+    name = dom_mod.fwcfg_name(attach.vgpu_uuid)
+
+    def seen():
+        return json.loads(dom_mod.fwcfg_entries(_xml(dom))[name])
+
+    assert [d.action for d in driver.reconcile([synced])] == ['repaired']
+    assert seen() == without
+    driver.attach(attach)
+    assert seen() == lease
+    driver.attach(synced)  # a later repair without the credential leaves it
+    assert driver.reconcile([synced]) == [] and seen() == lease
+    driver.detach(attach)
     assert 'fwcfg' not in _xml(dom)
 
 

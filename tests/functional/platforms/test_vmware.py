@@ -4,6 +4,7 @@ What is checked is read back through pyvmomi from the simulator, not from the dr
 answer: devices, backings, memory reservation, extraConfig.
 """
 
+import dataclasses
 import json
 import uuid
 
@@ -187,6 +188,29 @@ def test_a_moved_remote_vgpu_rewrites_the_guest_lease(vcsim):
     driver.detach(request, attachment)
     config = vmware.vm_mod.extra_config(_vm(vcsim, 'DC0_C0_RP0_VM0'))
     assert not any(k.startswith(('guestinfo.pooling', 'pooling.')) for k in config)
+
+
+def test_the_lease_with_its_credential_wins_over_a_repair_without_one(vcsim):
+    """The periodic sync knows no credential: its repair may come first, the attach second."""
+    driver = vmware.VmwarePlatform(vcsim.options())
+    vm = _vm(vcsim, 'DC0_C0_RP0_VM0')
+    lease = {'protocol': 'sim', 'endpoints': ['gpu-a:14833'], 'token': 'tok-123'}
+    attach = _request(vm, str(uuid.uuid4()), host='gpu-a', remote=lease)
+    without = {k: v for k, v in lease.items() if k != 'token'}  # what the pool keeps
+    synced = _request(vm, str(uuid.uuid4()), host='gpu-a', remote=without)
+    synced = dataclasses.replace(synced, vgpu_uuid=attach.vgpu_uuid)
+    key = 'guestinfo.pooling.vgpu.' + attach.vgpu_uuid
+
+    def seen():
+        return json.loads(vmware.vm_mod.extra_config(_vm(vcsim, 'DC0_C0_RP0_VM0'))[key])
+
+    assert [d.action for d in driver.reconcile([synced])] == ['repaired']
+    assert seen() == without
+    driver.attach(attach)
+    assert seen() == lease
+    driver.attach(synced)  # a later repair without the credential leaves it
+    assert driver.reconcile([synced]) == [] and seen() == lease
+    driver.detach(attach)
 
 
 def test_a_card_of_another_esxi_host_is_refused(vcsim):
