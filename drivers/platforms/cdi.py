@@ -336,8 +336,7 @@ class CdiPlatform(base.PlatformDriver):
         try:
             if request.is_remote:
                 # NOTE: the lease first, so the spec never names a file that is not there.
-                _write_atomic(self.lease_file(request.vgpu_uuid),
-                              json.dumps(dict(request.remote.document), sort_keys=True), 0o600)
+                _write_lease(self.lease_file(request.vgpu_uuid), request.remote)
                 details['lease'] = self.lease_file(request.vgpu_uuid)
             _write_atomic(details['spec'], json.dumps(spec, indent=2, sort_keys=True), 0o644)
         except OSError as exc:
@@ -407,6 +406,31 @@ def _dedupe(mounts: list[dict[str, Any]]) -> list[dict[str, Any]]:
             seen.add(m['containerPath'])
             out.append(m)
     return out
+
+
+def _write_lease(path: str, remote) -> None:
+    """Write a remote vGPU's lease document for containers to mount.
+
+    A new file is written atomically. An existing one is rewritten in place (a credential
+    rotation, a failover's new endpoints): a running container bind-mounted that very inode and
+    would never see a renamed-over file; ``pooling run`` reads again a document caught half
+    written. A document without a credential (the periodic sync's) never replaces one with.
+    """
+    text = json.dumps(dict(remote.document), sort_keys=True)
+    try:
+        with open(path, 'r+') as f:
+            held = f.read()
+            if held == text:
+                return
+            if not remote.token and '"token"' in held:
+                return
+            f.seek(0)
+            f.write(text)
+            f.truncate()
+        return
+    except FileNotFoundError:
+        pass
+    _write_atomic(path, text, 0o600)
 
 
 def _write_atomic(path: str, text: str, mode: int) -> None:

@@ -26,6 +26,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from urllib import parse
 
 from pooling.gateway import lease as lease_mod
@@ -44,12 +45,23 @@ class RunError(Exception):
     """A failure of ``pooling run`` itself, with the line the user reads."""
 
 
-def _from_file(path: str) -> lease_mod.LeaseDocument:
-    try:
-        with open(path, 'rb') as f:
-            return lease_mod.LeaseDocument.from_json(f.read())
-    except OSError as exc:
-        raise RunError(f'no lease: cannot read {path}: {exc.strerror}') from exc
+def _from_file(path: str, attempts: int = 5) -> lease_mod.LeaseDocument:
+    """The lease in ``path``; a document that does not parse is read again a few times over
+    a second, since a platform rewrites a mounted lease in place when it rotates it."""
+    for attempt in range(attempts):
+        try:
+            with open(path, 'rb') as f:
+                data = f.read()
+        except OSError as exc:
+            raise RunError(f'no lease: cannot read {path}: {exc.strerror}') from exc
+        try:
+            return lease_mod.LeaseDocument.from_json(data)
+        except lease_mod.LeaseExpired:
+            raise
+        except lease_mod.LeaseError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.25)
 
 
 def _pick(leases: list, vgpu: str | None, where: str) -> lease_mod.LeaseDocument:

@@ -261,7 +261,7 @@ class ConductorManager:
             # A DELETE came in while we prepared: release what we made.
             self.release_many(late)
 
-    def _attach_platforms(self, vgpus: list) -> None:
+    def _attach_platforms(self, vgpus: list, rotating: bool = False) -> None:
         """Hand newly ACTIVE vGPUs to their consumers' platform drivers (CDI, vSphere ...).
 
         A remote vGPU's attachment carries no credential (only its hash is kept), but a
@@ -269,15 +269,21 @@ class ConductorManager:
         not from ``pooling run --vgpu``: such vGPUs get a fresh credential here, pushed to their
         gateways first, and the platform receives the whole lease document. Nova's guests get
         theirs from vendordata instead. Issuing again (the owner's ``POST .../lease``) rotates it.
+        ``rotating``: the periodic rotation of credentials about to expire (``rotate_leases``);
+        a vGPU another conductor rotated first is left out.
         """
         out = []
+        ttl = self.conf.gateway.credential_ttl
         for vgpu in vgpus:
             remote = (vgpu.get('attachment') or {}).get('remote')
             platform = (vgpu.get('consumer') or {}).get('platform')
             if remote and platform and platform not in platforms_hook.NOT_ON_AGENTS:
                 try:
-                    token, lease = lease_obj.issue(self.ctx, vgpu['uuid'],
-                                                   self.conf.gateway.credential_ttl)
+                    issued = (lease_obj.rotate_if_due(self.ctx, vgpu['uuid'], ttl, ttl // 3)
+                              if rotating else lease_obj.issue(self.ctx, vgpu['uuid'], ttl))
+                    if issued is None:
+                        continue
+                    token, lease = issued
                     self.push_lease(self.ctx, vgpu['uuid'])
                     vgpu = dict(vgpu, attachment=dict(vgpu['attachment'], remote=dict(
                         remote, version=lease_doc.VERSION, vgpu_uuid=vgpu['uuid'], token=token,
@@ -285,6 +291,8 @@ class ConductorManager:
                 except Exception as err:
                     LOG.warning('No credential for the %s lease of vGPU %s: %s', platform,
                                 vgpu['uuid'], err)
+                    if rotating:
+                        continue  # the platform keeps the lease it has
             out.append(vgpu)
         try:
             self.platforms.attached(self.ctx, out)
@@ -413,6 +421,19 @@ class ConductorManager:
         if self.fanout.down:
             self.failover.handle_down(self.fanout.down)
 
+    def rotate_leases(self) -> None:
+        """Give a platform-held lease a new credential in the last third of its life.
+
+        The running programs' connections stay (a gateway keeps them when only the credential
+        changes); the platform's copy (lease file, guestinfo, fw_cfg) is rewritten, so the next
+        ``pooling run`` there finds a live lease instead of an expired one.
+        """
+        ttl = self.conf.gateway.credential_ttl
+        due = lease_obj.due_on_platforms(self.ctx, ttl // 3, platforms_hook.NOT_ON_AGENTS)
+        if due:
+            LOG.info('Rotating the platform-held credentials of %s', ', '.join(due))
+            self._attach_platforms(V.get_vgpus(self.ctx, due), rotating=True)
+
     def periodic(self) -> None:
         """Re-drive what is stuck, free leaks, revoke expired credentials."""
         stuck_after = self.conf.conductor.stuck_after
@@ -423,6 +444,7 @@ class ConductorManager:
         self.release_many(V.stuck(self.ctx, (V.RELEASING,), stuck_after))
         self._give_back(V.get_vgpus(self.ctx, V.leaked(self.ctx)), V.ERROR)
         self.platforms.sync(self.ctx)
+        self.rotate_leases()
         expired = lease_obj.expired(self.ctx)
         if expired:
             lease_obj.clear_expired(self.ctx, expired)

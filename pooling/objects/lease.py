@@ -82,6 +82,43 @@ def _check_remote(row) -> None:
 
 
 @db_api.reader
+def due_on_platforms(context, within_seconds: int, not_on_agents) -> list[str]:
+    """uuids of ACTIVE vGPUs whose credential expires within ``within_seconds`` and whose
+    consumer's platform holds the lease document (a container's lease file, a VM's guestinfo):
+    nobody runs ``pooling run --vgpu`` there to fetch a fresh one, so the conductor rotates it.
+    An owner's revoked credential (no expiry) is left revoked."""
+    horizon = timeutils.utcnow() + datetime.timedelta(seconds=within_seconds)
+    return list(context.session.scalars(
+        sa.select(_V.uuid).where(_V.state == 'ACTIVE', _V.lease_expires_at.is_not(None),
+                                 _V.lease_expires_at < horizon,
+                                 _V.consumer_platform.is_not(None),
+                                 _V.consumer_platform.not_in(list(not_on_agents)))))
+
+
+@db_api.writer
+def rotate_if_due(context, uuid: str, lifetime: int,
+                  within_seconds: int) -> tuple[str, dict] | None:
+    """Issue a new credential if the live one still expires within ``within_seconds``.
+
+    Locks the row, so of several conductors running this at once one rotates and the others
+    get ``None`` (the expiry they saw has moved): a platform is never handed a credential that
+    another conductor replaced a moment later.
+    """
+    row = context.session.scalars(
+        sa.select(_V).where(_V.uuid == uuid).with_for_update()).first()
+    horizon = timeutils.utcnow() + datetime.timedelta(seconds=within_seconds)
+    if (row is None or row.state != 'ACTIVE' or row.lease_expires_at is None
+            or row.lease_expires_at >= horizon):
+        return None
+    _check_remote(row)
+    credential = credentials.mint(datetime.timedelta(seconds=lifetime))
+    row.lease_token_sha256 = credential.sha256
+    row.lease_expires_at = credential.expires_at.replace(tzinfo=None)
+    return credential.token, {'lease_id': row.lease_id,
+                              'expires_at': base.iso(row.lease_expires_at)}
+
+
+@db_api.reader
 def expired(context) -> list[str]:
     """uuids of live vGPUs whose credential has expired (the conductor revokes them)."""
     return list(context.session.scalars(

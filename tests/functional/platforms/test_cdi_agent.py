@@ -162,3 +162,46 @@ def test_podman_runs_a_container_with_a_pooled_vgpu(cdi_stack, tmp_path):
                          [cdi.device_name(local['uuid'])], 'true')
     assert out.returncode != 0
     assert 'unresolvable CDI devices' in out.stderr
+
+
+def test_a_container_lease_gets_a_new_credential_before_it_expires(cdi_stack):
+    """A container reads its lease from a mounted file, so nobody fetches a fresh one: in the
+    last third of the credential's life the conductor issues a new one, the gateway admits it,
+    and the file is rewritten in place (the running container's bind mount holds that inode)."""
+    import datetime
+
+    import sqlalchemy as sa
+
+    from pooling.db import api as db_api
+    from pooling.db import models
+    from pooling.gateway import lease as lease_mod
+    from pooling.gateway import proxy
+
+    stack = cdi_stack
+    remote, _ = _create(stack, 'cpu-1', 'job', locality='remote-required')
+    path = cdi.CdiPlatform(stack.dirs('cpu-1')).lease_file(remote['uuid'])
+    stack.wait_for(lambda: os.path.exists(path), 'the lease file')
+    with open(path) as f:
+        first = lease_mod.LeaseDocument.from_json(f.read())
+    inode = os.stat(path).st_ino
+    proxy.check(first)
+    # As if 45 of its 60 minutes had passed.
+    with db_api.get_engine().begin() as conn:
+        conn.execute(sa.update(models.VGPU).where(models.VGPU.uuid == remote['uuid']).values(
+            lease_expires_at=datetime.datetime.utcnow() + datetime.timedelta(minutes=15)))
+
+    def read():
+        with open(path) as f:
+            return lease_mod.LeaseDocument.from_json(f.read())
+    stack.wait_for(lambda: read().token != first.token, 'the rotated lease in the file',
+                   timeout=30)
+    second = read()
+    assert os.stat(path).st_ino == inode
+    assert second.expires_at >= first.expires_at  # a whole lifetime again, not 15 minutes
+    assert second.endpoints == first.endpoints
+    proxy.check(second)
+    with pytest.raises(proxy.GatewayRefused):
+        proxy.check(first)
+    # Rotated once: the next passes find it far from expiry.
+    time.sleep(3)
+    assert read().token == second.token

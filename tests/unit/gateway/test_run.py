@@ -182,3 +182,21 @@ def test_client_environment_per_protocol():
 def test_expired_by_clock_before_connecting(sim_lease, tmp_path):
     doc = sim_lease.document('sim')
     assert not doc.expired(datetime.datetime.now(datetime.timezone.utc))
+
+
+def test_a_lease_caught_half_rewritten_is_read_again(sim_lease):
+    """A platform rewrites a mounted lease in place when it rotates the credential: a reader
+    that catches it half written reads again instead of failing."""
+    whole = open(sim_lease.path).read()
+    with open(sim_lease.path, 'w') as f:
+        f.write(whole[:len(whole) // 2])
+    timer = threading.Timer(0.3, lambda: open(sim_lease.path, 'w').write(whole))
+    timer.start()
+    try:
+        assert run._from_file(sim_lease.path).token == json.loads(whole)['token']
+    finally:
+        timer.join()
+    with open(sim_lease.path, 'w') as f:
+        f.write(whole[:10])
+    with pytest.raises(run.lease_mod.LeaseError):
+        run._from_file(sim_lease.path, attempts=2)
