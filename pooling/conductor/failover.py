@@ -22,6 +22,7 @@ from oslo_log import log as logging
 from pooling import claims
 from pooling import exception
 from pooling import scheduler
+from pooling.objects import prepare as prepare_obj
 from pooling.objects import vgpu as vgpu_obj
 from pooling.objects import work as work_obj
 
@@ -46,7 +47,10 @@ class Failover:
         for vgpu in V.get_vgpus(self.ctx, uuids):
             hosts = {s['host'] for s in vgpu['slices']} & down
             reason = 'host %s stopped heartbeating' % ', '.join(sorted(hosts))
-            if self.manager.request(vgpu).remote:
+            # NOTE: a remote vGPU whose consumer died with the host (a Nova guest's fraction
+            # of its own host's card) has nobody to serve elsewhere: it is not moved.
+            if (self.manager.request(vgpu).remote
+                    and prepare_obj.consumer_runs_on(vgpu) not in down):
                 self.move_off(vgpu['uuid'], down, reason)
             elif vgpu['state'] != V.ACTIVE:
                 self.manager.fail(vgpu['uuid'], reason)

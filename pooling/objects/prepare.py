@@ -39,15 +39,34 @@ def consumer_runs_on(vgpu: Mapping[str, Any]) -> str | None:
             or (vgpu.get('consumer') or {}).get('host'))
 
 
-def is_remote(vgpu: Mapping[str, Any]) -> bool:
-    """A vGPU used from another host than its cards' (its consumer's host is known).
+#: Consumer platforms whose guests cannot be handed a fraction of a card of their own host as a
+#: device: Nova attaches whole cards (PCI) only, so a Nova guest reaches a fractional slice
+#: through the remote data plane (its lease from vendordata) even on the card's host.
+FRACTIONS_THROUGH_DATA_PLANE = ('nova',)
+
+
+def consumer_elsewhere(vgpu: Mapping[str, Any]) -> bool:
+    """The vGPU's consumer runs on another host than its cards' (its host is known).
 
     A vSphere VM's vGPU on a card of the VM's own ESXi host is local although its consumer
-    names the vCenter: it gets no lease, and a dead ESXi host does not move it.
+    names the vCenter: a dead ESXi host does not move it.
     """
     runs_on = consumer_runs_on(vgpu)
     hosts = {s['host'] for s in vgpu.get('slices') or ()}
     return bool(runs_on) and bool(hosts) and hosts != {runs_on}
+
+
+def is_remote(vgpu: Mapping[str, Any]) -> bool:
+    """The vGPU is served through the remote data plane (a backend, the gateway, a lease).
+
+    That is a vGPU used from another host than its cards', and a Nova guest's fraction of a
+    card even on the card's own host (``FRACTIONS_THROUGH_DATA_PLANE``).
+    """
+    if consumer_elsewhere(vgpu):
+        return True
+    consumer = vgpu.get('consumer') or {}
+    return (consumer.get('platform') in FRACTIONS_THROUGH_DATA_PLANE
+            and any(int(s['compute_milli']) < 1000 for s in vgpu.get('slices') or ()))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -163,6 +163,10 @@ def test_pooled_vgpu_server_life(admin, demo, profiles, flavors):
         # 4. vendordata for the instance returns that vGPU (Nova's metadata API, real tokens)
         data = _vendordata(srv['id'], demo.project_id)
         assert [v['uuid'] for v in data['pooling']['vgpus']] == [vgpu['uuid']]
+        # a quarter of a card is no device Nova attaches: the guest gets it through the data
+        # plane, even on the card's own host -- a lease with a fresh credential for the guest
+        [lease] = data['pooling']['leases']
+        assert lease['vgpu_uuid'] == vgpu['uuid'] and len(lease['token']) >= 43
 
         # 5. a server that no longer fits fails with NoValidHost in bounded time
         big = profiles('e2e-big-' + RUN, compute_percent=100, memory_mb=163840,

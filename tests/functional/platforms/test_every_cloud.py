@@ -273,11 +273,11 @@ def test_one_card_serves_every_cloud_from_one_set_of_books(world):
                                                                     'fifth')
     assert [(s['host'], s['device_uuid'], s['compute_percent'], s['memory_mb'])
             for s in listed['slices']] == [('gpu-a', card['uuid'], 20.0, 8192)]
-    # NOTE: what the code does today: the server is on the card's own host, so its slice is
-    # local and the guest gets no lease -- only the host's device nodes, which a VM cannot
-    # open, and Nova attaches no TEST_PCI handle. A server on another host of the fabric gets
-    # a lease here (tests/functional/cyborg/test_sync.py).
-    assert seen['leases'] == [] and listed['attachment']['remote'] is None
+    # A fraction of a card is no device Nova attaches, even on the card's own host: the guest
+    # gets it through the data plane, with a lease (and a fresh credential) in vendordata.
+    [lease] = seen['leases']
+    assert lease['vgpu_uuid'] == server['uuid'] and lease['token']
+    assert lease['endpoints'] == listed['attachment']['remote']['endpoints']  # gpu-a's gateway
     container = _create(stack, 'container', 'gpu-a', 'web')
     # The kubelet plugin writes into the same spec dir as the agent's cdi driver, as on a node.
     k8s_dirs = stack.dirs('gpu-a')

@@ -17,6 +17,18 @@ def test_local_or_unplaced_consumer_is_not_remote():
     assert manager.is_remote(_vgpu('c1', 'h1', 'h2'))
 
 
+def test_a_nova_guests_fraction_goes_through_the_data_plane_on_its_own_host():
+    def nova(compute_milli):
+        return {'consumer': {'platform': 'nova', 'host': 'h1', 'id': 'server'},
+                'slices': [{'host': 'h1', 'compute_milli': compute_milli}]}
+    # Nova attaches whole cards only (PCI): a fraction reaches the guest with a lease.
+    assert manager.is_remote(nova(250))
+    assert not manager.is_remote(nova(1000))
+    # A container on the card's host opens the device itself.
+    assert not manager.is_remote(dict(nova(250), consumer={'platform': 'container',
+                                                           'host': 'h1', 'id': 'c'}))
+
+
 def test_the_batcher_drains_what_was_queued_and_survives_a_failure():
     seen, done = [], threading.Event()
 
