@@ -7,6 +7,7 @@ for a vGPU by profile name.
 from osc_lib.command import command
 
 from poolingclient.osc import common
+from poolingclient.osc import vgpus
 from poolingclient.osc.vgpus import ISOLATIONS
 from poolingclient.osc.vgpus import LOCALITIES
 
@@ -90,6 +91,13 @@ class CreateProfile(command.ShowOne):
             help="Locality: " + ", ".join(LOCALITIES),
         )
         parser.add_argument(
+            "--link",
+            metavar="<link>",
+            choices=vgpus.LINKS,
+            help="Worst link the cards of a multi-card vGPU of this profile may share (best "
+            "first): " + ", ".join(vgpus.LINKS) + " (microversion 1.4)",
+        )
+        parser.add_argument(
             "--description", metavar="<description>", help="Description of the profile"
         )
         return parser
@@ -105,6 +113,7 @@ class CreateProfile(command.ShowOne):
                 models=a.models,
                 isolation=a.isolation,
                 locality=a.locality,
+                link=a.link,
                 description=a.description,
             )
         return common.show(profile)

@@ -216,6 +216,22 @@ def _listed(vgpu: dict) -> dict:
     return dict(vgpu, where=where, consumer_text=text)
 
 
+def _consumer_filter(text):
+    """``platform=P,id=ID`` (either or both) of ``vgpu list --consumer``."""
+    if not text:
+        return {}
+    found = {}
+    for item in text.split(","):
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or key not in ("platform", "id") or not value.strip():
+            raise exceptions.CommandError(
+                f"--consumer takes platform=<platform>,id=<id> (either or both), not {text!r}"
+            )
+        found[key] = value.strip()
+    return found
+
+
 class ListVgpu(command.Lister):
     """List vGPUs (of your project unless --all-projects)."""
 
@@ -239,6 +255,12 @@ class ListVgpu(command.Lister):
             help="Only vGPUs of this project (name or ID; admin only)",
         )
         parser.add_argument(
+            "--consumer",
+            metavar="<platform=P,id=ID>",
+            help="Only vGPUs of this consumer: platform=<platform>,id=<id> (either or both; "
+            "e.g. id=<Nova server UUID>)",
+        )
+        parser.add_argument(
             "--long", action="store_true", default=False, help="List additional fields in output"
         )
         return parser
@@ -247,11 +269,15 @@ class ListVgpu(command.Lister):
         return common.project_id(self, project)
 
     def take_action(self, parsed_args):
-        vgpus = common.client(self).list_vgpus(
-            state=parsed_args.state,
-            all_projects=parsed_args.all_projects,
-            project_id=self._project_id(parsed_args.project),
-        )
+        consumer = _consumer_filter(parsed_args.consumer)
+        with common.flag_errors():
+            vgpus = common.client(self).list_vgpus(
+                state=parsed_args.state,
+                all_projects=parsed_args.all_projects,
+                project_id=self._project_id(parsed_args.project),
+                consumer_platform=consumer.get("platform"),
+                consumer_id=consumer.get("id"),
+            )
         return common.listing(
             [_listed(v) for v in vgpus], VGPU_FIELDS + (VGPU_LONG if parsed_args.long else [])
         )

@@ -147,7 +147,10 @@ class Client:
         return self._get("/profiles/" + self._q(profile))
 
     def create_profile(self, **fields) -> dict:
-        return self._post("/profiles", {k: v for k, v in fields.items() if v is not None})
+        body = {k: v for k, v in fields.items() if v is not None}
+        if "link" in body:
+            return self._request("POST", "/profiles", json=body, microversion=LINK_MICROVERSION)
+        return self._post("/profiles", body)
 
     def delete_profile(self, profile: str) -> None:
         self._delete("/profiles/" + self._q(profile))

@@ -93,3 +93,17 @@ def test_delete(requests_mock):
     requests_mock.delete(fakes.V1 + "/profiles/" + fakes.PROFILE_UUID, status_code=204)
     fakes.run(profiles.DeleteProfile, ["quarter-16g", fakes.PROFILE_UUID])
     assert requests_mock.call_count == 2
+
+
+def test_create_with_link_asks_microversion_1_4(requests_mock):
+    requests_mock.post(fakes.V1 + "/profiles", status_code=201,
+                       json={**fakes.PROFILE, "link": "pcie_switch"})
+    fakes.run(profiles.CreateProfile,
+              ["pair", "--compute", "100", "--memory", "81920", "--count", "2",
+               "--link", "pcie_switch"])
+    sent = requests_mock.last_request
+    assert sent.json()["link"] == "pcie_switch"
+    assert sent.headers["OpenStack-API-Version"] == "accelerator-pool 1.4"
+    fakes.run(profiles.CreateProfile, ["one", "--compute", "25", "--memory", "1024"])
+    assert requests_mock.last_request.headers.get(
+        "OpenStack-API-Version") != "accelerator-pool 1.4"

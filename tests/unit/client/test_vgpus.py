@@ -345,3 +345,15 @@ def test_create_without_link_keeps_the_session_microversion(requests_mock):
 def test_create_rejects_an_unknown_link():
     with pytest.raises(SystemExit):
         fakes.run(vgpus.CreateVgpu, ["x", "--profile", "p", "--link", "infiniband"])
+
+
+def test_list_by_consumer(requests_mock):
+    requests_mock.get(fakes.V1 + "/vgpus", json={"vgpus": []})
+    fakes.run(vgpus.ListVgpu, ["--consumer", "platform=nova,id=srv-1"])
+    assert requests_mock.last_request.qs == {"consumer_platform": ["nova"],
+                                             "consumer_id": ["srv-1"]}
+    fakes.run(vgpus.ListVgpu, ["--consumer", "id=srv-2"])
+    assert requests_mock.last_request.qs == {"consumer_id": ["srv-2"]}
+    for bad in ("nova", "host=x", "id="):
+        with pytest.raises(exceptions.CommandError, match="--consumer takes"):
+            fakes.run(vgpus.ListVgpu, ["--consumer", bad])
