@@ -99,10 +99,12 @@ def test_a_card_shared_by_a_claim_and_an_api_vgpu(pool_url):
         publisher.sync(read())
         assert card_counters()['memory'] == {'value': '81920Mi'}
 
-        # A vGPU through the API (a Nova-style consumer) shrinks what Kubernetes may take.
+        # A vGPU through the API (a container on the node, outside Kubernetes) shrinks what
+        # Kubernetes may take. NOTE: not a Nova consumer: a Nova guest's fraction is served
+        # through the data plane, and this stack's agents run no gateway.
         api_vgpu = clients.for_project('tenant-a').create_vgpu(
             name='api-one', compute_percent=50, memory_mb=40960, locality='local',
-            consumer={'platform': 'nova', 'host': NODE, 'id': 'server-1'})
+            consumer={'platform': 'container', 'host': NODE, 'id': 'web-1'})
         _wait(lambda: admin.get_vgpu(api_vgpu['uuid'])['state'] == 'ACTIVE', 'API vGPU')
         publisher.sync(read())
         assert card_counters() == {'memory': {'value': '40960Mi'}, 'compute': {'value': '500'}}
@@ -153,7 +155,7 @@ def test_a_card_shared_by_a_claim_and_an_api_vgpu(pool_url):
             with pytest.raises(Exception, match='409|capacity'):
                 clients.for_project('tenant-a').create_vgpu(
                     compute_percent=50, memory_mb=40960, locality='local',
-                    consumer={'platform': 'nova', 'host': NODE, 'id': 'server-2'})
+                    consumer={'platform': 'container', 'host': NODE, 'id': 'web-2'})
 
             resp = kubelet.unprepare(model.DRIVER, [('team-a', 'uid-claim-1', 'claim-1')])
             assert resp.claims['uid-claim-1'].error == ''
