@@ -188,7 +188,8 @@ class Renderer:
         if 'enum' in schema:
             return schema['enum'][0]
         if not schema:
-            return name.rsplit('.', 1)[-1]  # anything goes: a placeholder
+            # An empty schema accepts any value: show the field's own name as its sample.
+            return name.rsplit('.', 1)[-1]
         kind = ([t for t in _types(schema) if t != 'null'] or ['object'])[0]
         if kind == 'object':
             return self._object_example(schema, name, resource, minimal)

@@ -37,9 +37,7 @@ class NovaClient:
     @property
     def adapter(self):
         if self._adapter is None:
-            group = opts.NOVA_GROUP
-            self._adapter = opts.load_adapter(
-                self.conf, group, group if self.conf[group].auth_type else opts.GROUP)
+            self._adapter = opts.service_adapter(self.conf, opts.NOVA_GROUP)
         return self._adapter
 
     def server_name(self, instance_uuid: str) -> str:

@@ -97,6 +97,12 @@ def load_adapter(conf, group: str, creds_group: str | None = None):
     return ks_loading.load_adapter_from_conf_options(conf, group, session=sess, auth=auth)
 
 
+def service_adapter(conf, group: str):
+    """``load_adapter`` for ``group``, signed in with its own user when it has an
+    ``auth_type``, else with the ``[cyborg]`` service user."""
+    return load_adapter(conf, group, group if conf[group].auth_type else GROUP)
+
+
 def ensure(conf):
     """Register the [cyborg] group on ``conf`` unless pooling.conf already did."""
     try:

@@ -35,9 +35,7 @@ class PlacementClient:
     @property
     def adapter(self):
         if self._adapter is None:
-            group = opts.PLACEMENT_GROUP
-            self._adapter = opts.load_adapter(
-                self.conf, group, group if self.conf[group].auth_type else opts.GROUP)
+            self._adapter = opts.service_adapter(self.conf, opts.PLACEMENT_GROUP)
         return self._adapter
 
     def _request(self, method, path, **kwargs):

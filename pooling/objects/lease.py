@@ -46,12 +46,7 @@ def issue(context, uuid: str, lifetime: int, project_id=None) -> tuple[str, dict
     :raises Conflict: the vGPU is not an ACTIVE remote one.
     """
     row = _live_remote(context, uuid, project_id)
-    _check_remote(row)
-    credential = credentials.mint(datetime.timedelta(seconds=lifetime))
-    row.lease_token_sha256 = credential.sha256
-    row.lease_expires_at = credential.expires_at.replace(tzinfo=None)
-    return credential.token, {'lease_id': row.lease_id,
-                              'expires_at': base.iso(row.lease_expires_at)}
+    return _mint(row, lifetime)
 
 
 @db_api.writer
@@ -71,6 +66,16 @@ def revoke(context, uuid: str, project_id=None) -> None:
     """Forget the credential: the gateways refuse it and cut its connections."""
     row = _live_remote(context, uuid, project_id)
     row.lease_token_sha256, row.lease_expires_at = None, None
+
+
+def _mint(row, lifetime: int) -> tuple[str, dict]:
+    """Give ``row`` (an ACTIVE remote vGPU) a new credential; only its hash is kept."""
+    _check_remote(row)
+    credential = credentials.mint(datetime.timedelta(seconds=lifetime))
+    row.lease_token_sha256 = credential.sha256
+    row.lease_expires_at = credential.expires_at.replace(tzinfo=None)
+    return credential.token, {'lease_id': row.lease_id,
+                              'expires_at': base.iso(row.lease_expires_at)}
 
 
 def _check_remote(row) -> None:
@@ -110,12 +115,7 @@ def rotate_if_due(context, uuid: str, lifetime: int,
     if (row is None or row.state != 'ACTIVE' or row.lease_expires_at is None
             or row.lease_expires_at >= horizon):
         return None
-    _check_remote(row)
-    credential = credentials.mint(datetime.timedelta(seconds=lifetime))
-    row.lease_token_sha256 = credential.sha256
-    row.lease_expires_at = credential.expires_at.replace(tzinfo=None)
-    return credential.token, {'lease_id': row.lease_id,
-                              'expires_at': base.iso(row.lease_expires_at)}
+    return _mint(row, lifetime)
 
 
 @db_api.reader

@@ -90,13 +90,7 @@ class CreateProfile(command.ShowOne):
             choices=LOCALITIES,
             help="Locality: " + ", ".join(LOCALITIES),
         )
-        parser.add_argument(
-            "--link",
-            metavar="<link>",
-            choices=vgpus.LINKS,
-            help="Worst link the cards of a multi-card vGPU of this profile may share (best "
-            "first): " + ", ".join(vgpus.LINKS) + " (microversion 1.4)",
-        )
+        vgpus.add_link_option(parser, "a multi-card vGPU of this profile")
         parser.add_argument(
             "--description", metavar="<description>", help="Description of the profile"
         )

@@ -107,6 +107,17 @@ def _timeout_arg(parser) -> None:
     )
 
 
+def add_link_option(parser, of):
+    """``--link`` of ``vgpu create`` and ``vgpu profile create`` (microversion 1.4)."""
+    parser.add_argument(
+        "--link",
+        metavar="<link>",
+        choices=LINKS,
+        help=f"Worst link the cards of {of} may share (best first): "
+        + ", ".join(LINKS) + " (microversion 1.4)",
+    )
+
+
 class CreateVgpu(command.ShowOne):
     """Create a vGPU from a profile or from a shape."""
 
@@ -145,13 +156,7 @@ class CreateVgpu(command.ShowOne):
             choices=ISOLATIONS,
             help="Isolation level required: " + ", ".join(ISOLATIONS),
         )
-        parser.add_argument(
-            "--link",
-            metavar="<link>",
-            choices=LINKS,
-            help="Worst link the cards of a multi-card vGPU may share (best first): "
-            + ", ".join(LINKS) + " (microversion 1.4)",
-        )
+        add_link_option(parser, "a multi-card vGPU")
         parser.add_argument(
             "--consumer",
             metavar="platform=<p>,id=<id>[,host=<h>]",

@@ -47,7 +47,6 @@ import pytest
 
 from pooling import context as pooling_context
 from pooling.conf import libvirt as libvirt_conf
-from pooling.conf import vmware as vmware_conf
 from pooling.cyborg import opts as cyborg_opts
 from pooling.cyborg import sync as cyborg_sync
 from pooling_drivers.platforms import cdi
@@ -92,13 +91,8 @@ class EveryCloudStack(test_cdi_agent.CdiStack):
             conf.set_override('uri', 'test://' + os.path.join(self.work, 'node.xml'), 'libvirt')
             conf.set_override('sysfs_root', os.path.join(self.work, 'kernel'), 'libvirt')
         else:
-            vmware_conf.register_opts(conf)
             conf.set_override('enabled', ['vmware'], group='platforms')
-            conf.set_override('vcenters', ['vc1'], group='vmware')
-            vmware_conf.register_opts(conf)
-            for key, value in (('url', self.vcenter_url), ('user', vcsim_mod.USER),
-                               ('password', vcsim_mod.PASSWORD)):
-                conf.set_override(key, value, group='vcenter_vc1')
+            vcsim_mod.configure_agent(conf, self.vcenter_url)
         return conf
 
     def platform_driver(self, host, name):

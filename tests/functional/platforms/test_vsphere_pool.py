@@ -18,7 +18,6 @@ from pooling import exception
 from pooling import locate
 from pooling.agent import discovered
 from pooling.agent import platforms as agent_platforms
-from pooling.conf import vmware as vmware_conf
 from pooling.db import api as db_api
 from pooling.db import migration
 from pooling.objects import device as device_obj
@@ -182,13 +181,8 @@ class _VsphereStack(test_cdi_agent.CdiStack):
     def agent_conf(self, name, fabric, devices, health_file=None):
         conf = super().agent_conf(name, fabric, devices, health_file)
         if name == 'vc1':
-            vmware_conf.register_opts(conf)
             conf.set_override('enabled', ['vmware'], group='platforms')
-            conf.set_override('vcenters', ['vc1'], group='vmware')
-            vmware_conf.register_opts(conf)
-            for key, value in (('url', self.vcenter_url), ('user', vcsim_mod.USER),
-                               ('password', vcsim_mod.PASSWORD)):
-                conf.set_override(key, value, group='vcenter_vc1')
+            vcsim_mod.configure_agent(conf, self.vcenter_url)
         return conf
 
 

@@ -19,6 +19,17 @@ ROOT = pathlib.Path(__file__).resolve().parents[3]
 USER, PASSWORD = 'pool', 'secret'
 
 
+def configure_agent(conf, url: str, name: str = 'vc1') -> None:
+    """Make ``conf`` (an agent's) run the vmware platform against the simulator at ``url``."""
+    from pooling.conf import vmware as vmware_conf
+
+    vmware_conf.register_opts(conf)
+    conf.set_override('vcenters', [name], group='vmware')
+    vmware_conf.register_opts(conf)  # registers the [vcenter_<name>] group just named
+    for key, value in (('url', url), ('user', USER), ('password', PASSWORD)):
+        conf.set_override(key, value, group='vcenter_' + name)
+
+
 def build() -> str | None:
     """Path of the simulator binary, or None when golang/govmomi are not installed."""
     proc = subprocess.run(['bash', str(ROOT / 'tools' / 'build-vcsim.sh')], capture_output=True,
